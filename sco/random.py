@@ -1,0 +1,220 @@
+"""Counter-based random numbers: a run's draws depend only on its seed and on the draw's name.
+
+Every run ``r`` of a batch holds a 64-bit key derived from its seed. A draw is named
+by folding labels into the keys (``stream.fold("noise", t)``); element ``j`` of run
+``r`` is then SplitMix64 of ``key_r + (j + 1) * gamma``. Nothing depends on which
+other runs share the batch, on the batch size, or on the order of draws, which is
+what lets R seeds run as one tensor program and still reproduce a seed run alone
+(DESIGN.md: "Results do not depend on how runs are batched together"). Integer
+arithmetic is exact, so the raw bits are also identical on CPU and CUDA.
+
+References: [SLF14] Steele, Lea & Flood, "Fast splittable pseudorandom number
+generators", OOPSLA 2014 (SplitMix64); [SMDS11] Salmon et al., "Parallel random
+numbers: as easy as 1, 2, 3", SC 2011 (counter-based generators).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import torch
+
+from . import _checks
+
+_M64 = (1 << 64) - 1
+
+
+def _signed(u: int) -> int:
+    """A 64-bit pattern as the int64 value torch stores."""
+    u &= _M64
+    return u - (1 << 64) if u >> 63 else u
+
+
+_GAMMA = _signed(0x9E3779B97F4A7C15)
+_C1 = _signed(0xBF58476D1CE4E5B9)
+_C2 = _signed(0x94D049BB133111EB)
+# Elements generated per block on CPU: small enough that the ~10 element-wise passes of
+# the mixer stay in cache (measured: 2.4x faster than one pass over 16M elements).
+_CPU_BLOCK = 1 << 16
+
+
+def splitmix64(z: int) -> int:
+    """Reference SplitMix64 finalizer on a Python int (unsigned 64-bit result) [SLF14]."""
+    z &= _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def _mix_(x: torch.Tensor) -> torch.Tensor:
+    """SplitMix64 finalizer, in place, on an int64 tensor.
+
+    torch shifts int64 arithmetically, so each right shift is masked to act as the
+    logical shift of the unsigned algorithm; int64 products wrap modulo 2**64.
+    """
+    x ^= (x >> 30) & ((1 << 34) - 1)
+    x *= _C1
+    x ^= (x >> 27) & ((1 << 37) - 1)
+    x *= _C2
+    x ^= (x >> 31) & ((1 << 33) - 1)
+    return x
+
+
+def _label(v) -> int:
+    """A 64-bit integer for a fold label: ints as they are, strings by a stable hash."""
+    if isinstance(v, str):
+        return int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"Stream.fold labels must be int, str or an int64 tensor. Got {v!r}.")
+    return v & _M64
+
+
+class Stream:
+    """Independent random streams for ``R`` runs, one 64-bit key per run.
+
+    Parameters
+    ----------
+    seeds : int, sequence of int, or int64 tensor of shape (R,)
+        One seed per run; seeds must be in ``[0, 2**63)``.
+    device : torch.device, optional
+        Where draws are produced (default: the device of ``seeds`` or CPU).
+
+    Draws return tensors of shape ``(R, *shape)``. ``stream[i]`` (or a slice) selects
+    runs and gives exactly the numbers those runs get inside the batch.
+    """
+
+    def __init__(self, seeds, device=None):
+        if isinstance(seeds, torch.Tensor):
+            if seeds.dtype != torch.int64 or seeds.dim() != 1:
+                _checks.fail("Stream", "seeds", "be a 1-D int64 tensor", seeds)
+            if (seeds < 0).any():
+                _checks.fail("Stream", "seeds", "hold seeds >= 0", seeds)
+            device = seeds.device if device is None else torch.device(device)
+            seeds = seeds.to(device)
+        else:
+            if isinstance(seeds, int) and not isinstance(seeds, bool):
+                seeds = [seeds]
+            seeds = [_checks.integer("Stream", "seeds", s, low=0, high=(1 << 63) - 1) for s in seeds]
+            if not seeds:
+                _checks.fail("Stream", "seeds", "hold at least one seed", seeds)
+            device = torch.device("cpu") if device is None else torch.device(device)
+            seeds = torch.tensor(seeds, dtype=torch.int64, device=device)
+        self.keys = _mix_(seeds ^ _signed(splitmix64(0x5C0)))  # (R,)
+
+    @classmethod
+    def _from_keys(cls, keys: torch.Tensor) -> Stream:
+        s = cls.__new__(cls)
+        s.keys = keys
+        return s
+
+    # -- structure -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.keys.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.keys.device
+
+    def __getitem__(self, idx) -> Stream:
+        keys = self.keys[idx]
+        return Stream._from_keys(keys.reshape(-1))
+
+    def to(self, device) -> Stream:
+        return Stream._from_keys(self.keys.to(device))
+
+    def fold(self, *labels) -> Stream:
+        """A new, independent stream named by ``labels`` (ints, strings, or per-run int64 tensors)."""
+        keys = self.keys.clone()
+        for v in labels:
+            if isinstance(v, torch.Tensor):
+                if v.dtype != torch.int64 or v.shape != keys.shape:
+                    raise ValueError(
+                        f"A tensor label of Stream.fold must be int64 with one entry per run, "
+                        f"shape ({len(self)},). Got shape {tuple(v.shape)} and dtype {v.dtype}.")
+                lab = _mix_(v.to(keys.device) + _GAMMA)  # as splitmix64(label + gamma) below
+                keys = _mix_(keys ^ lab)
+            else:
+                keys = _mix_(keys ^ _signed(splitmix64(_label(v) + 0x9E3779B97F4A7C15)))
+        return Stream._from_keys(keys)
+
+    # -- raw generation ------------------------------------------------------------------
+
+    def _generate(self, shape, dtype, transform) -> torch.Tensor:
+        """Run ``transform(bits, out)`` block by block over the (R, N) grid of counters."""
+        shape = tuple(int(s) for s in shape)
+        R, N = len(self), math.prod(shape)
+        out = torch.empty((R, N), dtype=dtype, device=self.device)
+        if R == 0 or N == 0:
+            return out.view(R, *shape)
+        block = _CPU_BLOCK if self.device.type == "cpu" else 1 << 62
+        cols = min(N, block)
+        rows = max(1, block // cols)
+        for c0 in range(0, N, cols):
+            c1 = min(N, c0 + cols)
+            ctr = torch.arange(c0 + 1, c1 + 1, dtype=torch.int64, device=self.device) * _GAMMA
+            for r0 in range(0, R, rows):
+                r1 = min(R, r0 + rows)
+                h = _mix_(self.keys[r0:r1, None] + ctr)  # (rows, cols)
+                transform(h, out[r0:r1, c0:c1])
+        return out.view(R, *shape)
+
+    def bits(self, shape) -> torch.Tensor:
+        """Raw 64-bit patterns, int64 of shape (R, *shape)."""
+        return self._generate(shape, torch.int64, lambda h, o: o.copy_(h))
+
+    # -- distributions -------------------------------------------------------------------
+
+    def uniform(self, shape, dtype=torch.float64) -> torch.Tensor:
+        """Uniform on the open interval (0, 1): 53 random bits in float64, 24 in float32."""
+        return self._generate(shape, dtype, lambda h, o: _to_unit(h, o))
+
+    def normal(self, shape, dtype=torch.float64) -> torch.Tensor:
+        """Standard normal by inversion of the uniform (``ndtri``), so one key gives one value.
+
+        In float32 the 24-bit uniform truncates the tails at |z| ~ 5.4.
+        """
+        def tr(h, o):
+            _to_unit(h, o)
+            torch.special.ndtri(o, out=o)
+        return self._generate(shape, dtype, tr)
+
+    def exponential(self, shape, dtype=torch.float64) -> torch.Tensor:
+        """Exponential with mean 1."""
+        def tr(h, o):
+            _to_unit(h, o)
+            o.log_().neg_()
+        return self._generate(shape, dtype, tr)
+
+    def randint(self, high, shape) -> torch.Tensor:
+        """Integers uniform on ``[0, high)``; ``high`` an int or an int64 tensor broadcastable
+        to (R, *shape) (for example each worker's shard size)."""
+        u = self.uniform(shape)
+        high_t = torch.as_tensor(high, device=self.device)
+        if (high_t < 1).any():
+            raise ValueError(f"randint needs high >= 1. Got high={high}.")
+        # 53-bit uniforms: the bias of flooring is below 2**-53 * high.
+        return torch.minimum((u * high_t).long(), high_t - 1)
+
+    def permutation(self, n: int) -> torch.Tensor:
+        """A uniformly random permutation of ``range(n)`` per run, shape (R, n)."""
+        return self.uniform((n,)).argsort(dim=-1)
+
+    def categorical(self, probs: torch.Tensor, shape=()) -> torch.Tensor:
+        """Indices drawn with probabilities ``probs`` of shape (k,) or (R, k); result (R, *shape)."""
+        cdf = torch.cumsum(probs.to(torch.float64), dim=-1)
+        cdf = cdf / cdf[..., -1:]
+        u = self.uniform(shape)
+        if cdf.dim() == 1:
+            idx = torch.searchsorted(cdf, u.reshape(-1), right=True).reshape(u.shape)
+        else:
+            idx = torch.searchsorted(cdf, u.reshape(len(self), -1), right=True).reshape(u.shape)
+        return idx.clamp_(max=probs.shape[-1] - 1)
+
+
+def _to_unit(h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Map 64 random bits to (k + 1/2) / 2**b in (0, 1), with b the dtype's mantissa bits."""
+    bits = 53 if out.dtype == torch.float64 else 24
+    out.copy_((h >> (64 - bits)) & ((1 << bits) - 1))
+    return out.add_(0.5).mul_(2.0 ** -bits)
