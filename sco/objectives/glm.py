@@ -1,0 +1,431 @@
+"""Finite sums of losses of linear predictions: least squares, logistic, Huber, and nonconvex variants."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import _checks
+from ..backend import Constants
+from ..domains import make_domain
+from . import data as datasets
+from .base import Objective, Optimum
+
+
+class Loss:
+    """A loss of the linear predictions z = X^T a_j in R^K of one sample with target y.
+
+    Methods act on ``z`` of shape (..., n, K) and ``y`` of shape (..., n) and return
+    per-sample values (..., n), derivatives (..., n, K) and Hessians (..., n, K, K).
+    ``curvature`` bounds the largest eigenvalue of the per-sample Hessian.
+    """
+
+    name: str
+    outputs: int = 1
+    curvature: float = 1.0
+    convex: bool = True
+
+    def value(self, z, y):
+        raise NotImplementedError
+
+    def deriv(self, z, y):
+        raise NotImplementedError
+
+    def hess(self, z, y):
+        raise NotImplementedError
+
+    def bregman(self, z, z_star, y):
+        """l(z) - l(z*) - <l'(z*), z - z*> >= 0, evaluated without cancellation."""
+        raise NotImplementedError
+
+    def cvxpy(self, Z, y):
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        return {"loss": self.name}
+
+
+class Squared(Loss):
+    """l(z, y) = (z - y)^2 / 2."""
+
+    name = "squared"
+
+    def value(self, z, y):
+        return 0.5 * (z[..., 0] - y).square()
+
+    def deriv(self, z, y):
+        return z - y[..., None]
+
+    def hess(self, z, y):
+        return torch.ones_like(z)[..., None]
+
+    def bregman(self, z, z_star, y):
+        return 0.5 * (z - z_star)[..., 0].square()
+
+    def cvxpy(self, Z, y):
+        import cvxpy as cp
+        return 0.5 * cp.square(Z[:, 0] - y)
+
+
+class Logistic(Loss):
+    """l(z, y) = log(1 + e^z) - y z with y in {0, 1}; l'' = s(z)(1 - s(z)) <= 1/4."""
+
+    name = "logistic"
+    curvature = 0.25
+
+    def value(self, z, y):
+        return F.softplus(z[..., 0]) - y * z[..., 0]
+
+    def deriv(self, z, y):
+        return torch.sigmoid(z) - y[..., None]
+
+    def hess(self, z, y):
+        s = torch.sigmoid(z)
+        return (s * (1 - s))[..., None]
+
+    def bregman(self, z, z_star, y):
+        # D(z, z*) = log(1 + s*(e^D - 1)) - s* D with s* = sigmoid(z*), D = z - z*: the log1p and
+        # the linear term have opposite signs but no catastrophic loss for D <= 0. For D > 0 use
+        # the same formula on (-z, -z*), which has the same Bregman divergence because
+        # softplus(u) - softplus(-u) = u is linear.
+        delta = (z - z_star)[..., 0]
+        neg, pos = delta.clamp(max=0), delta.clamp(min=0)
+        s, sc = torch.sigmoid(z_star[..., 0]), torch.sigmoid(-z_star[..., 0])
+        return (torch.log1p(s * torch.expm1(neg)) - s * neg) + (torch.log1p(sc * torch.expm1(-pos)) + sc * pos)
+
+    def cvxpy(self, Z, y):
+        import cvxpy as cp
+        return cp.logistic(Z[:, 0]) - cp.multiply(y, Z[:, 0])
+
+
+class Huber(Loss):
+    """Huber's loss of the residual r = z - y [Hub64]: r^2/2 for |r| <= delta, else delta |r| - delta^2/2."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        self.delta = _checks.real("huber", "delta", delta, low=0, low_open=True)
+
+    def value(self, z, y):
+        r = (z[..., 0] - y).abs()
+        return torch.where(r <= self.delta, 0.5 * r.square(), self.delta * (r - 0.5 * self.delta))
+
+    def deriv(self, z, y):
+        return (z - y[..., None]).clamp(-self.delta, self.delta)
+
+    def hess(self, z, y):
+        return ((z - y[..., None]).abs() < self.delta).to(z.dtype)[..., None]
+
+    def bregman(self, z, z_star, y):
+        # Integral of clip(s) - clip(r*) from r* to r, where clip has slope 0 or 1: with
+        # a = clip(r*) and p = clip(r) it is (p - a)^2 / 2 + (p - a)(r - p), both terms >= 0.
+        r, r_star = (z[..., 0] - y), (z_star[..., 0] - y)
+        a, p = r_star.clamp(-self.delta, self.delta), r.clamp(-self.delta, self.delta)
+        return 0.5 * (p - a).square() + (p - a) * (r - p)
+
+    def cvxpy(self, Z, y):
+        import cvxpy as cp
+        return 0.5 * cp.huber(Z[:, 0] - y, self.delta)  # cvxpy's huber is twice ours
+
+    def params(self):
+        return {"loss": self.name, "delta": self.delta}
+
+
+class Cauchy(Loss):
+    """The nonconvex Cauchy (Lorentzian) loss of r = z - y: (c^2/2) log(1 + (r/c)^2).
+
+    l'' = (1 - (r/c)^2) / (1 + (r/c)^2)^2 lies in [-1/8, 1], so the loss is smooth with
+    curvature 1 and bounded influence: a robust-regression loss that is not convex.
+    """
+
+    name = "cauchy"
+    convex = False
+
+    def __init__(self, c: float = 1.0):
+        self.c = _checks.real("cauchy", "c", c, low=0, low_open=True)
+
+    def value(self, z, y):
+        r = z[..., 0] - y
+        return 0.5 * self.c ** 2 * torch.log1p((r / self.c).square())
+
+    def deriv(self, z, y):
+        r = z - y[..., None]
+        return r / (1 + (r / self.c).square())
+
+    def hess(self, z, y):
+        u = ((z - y[..., None]) / self.c).square()
+        return ((1 - u) / (1 + u).square())[..., None]
+
+    def params(self):
+        return {"loss": self.name, "c": self.c}
+
+
+class Softmax(Loss):
+    """Multiclass logistic loss l(z, y) = logsumexp(z) - z_y with K classes.
+
+    The per-sample Hessian diag(p) - p p^T has largest eigenvalue <= 1/2.
+    """
+
+    name = "softmax"
+    curvature = 0.5
+
+    def __init__(self, classes: int):
+        self.outputs = _checks.integer("softmax", "classes", classes, low=2)
+
+    def _onehot(self, y, z):
+        return F.one_hot(y.long(), self.outputs).to(z.dtype)
+
+    def value(self, z, y):
+        return torch.logsumexp(z, -1) - (z * self._onehot(y, z)).sum(-1)
+
+    def deriv(self, z, y):
+        return torch.softmax(z, -1) - self._onehot(y, z)
+
+    def hess(self, z, y):
+        p = torch.softmax(z, -1)
+        return torch.diag_embed(p) - p[..., :, None] * p[..., None, :]
+
+    def bregman(self, z, z_star, y):
+        # log sum_k p*_k e^{D_k} - <p*, D>: for small D the log1p form keeps the O(D^2) value
+        # exact; for large D the shifted log-sum-exp cannot overflow.
+        delta = z - z_star
+        p = torch.softmax(z_star, -1)
+        lin = (p * delta).sum(-1)
+        small = torch.log1p((p * torch.expm1(delta.clamp(max=1.0))).sum(-1)) - lin
+        big = torch.logsumexp(delta + torch.log(p), -1) - lin
+        return torch.where(delta.abs().amax(-1) < 1.0, small, big).clamp_min(0)
+
+    def cvxpy(self, Z, y):
+        import cvxpy as cp
+        import numpy as np
+        Y = np.eye(self.outputs)[np.asarray(y, dtype=int)]
+        return cp.log_sum_exp(Z, axis=1) - cp.sum(cp.multiply(Y, Z), axis=1)
+
+    def params(self):
+        return {"loss": self.name, "classes": self.outputs}
+
+
+class GLM(Objective):
+    """A weighted finite sum of losses of linear predictions, with optional regularizers.
+
+    .. math::
+        f(x) = \\sum_{j=1}^n w_j\\, \\ell(X^\\top a_j;\\, y_j) + \\frac{\\lambda}{2}\\|x\\|^2
+               + \\rho \\sum_k \\frac{x_k^2}{1 + x_k^2}
+
+    ``x`` (of dimension d = p K) is the row-major flattening of X in R^{p x K}; ``A`` holds
+    the rows a_j, ``sample_weights`` the w_j (summing to 1, uniform by default), ``l2`` is
+    lambda and ``rho`` the weight of the nonconvex regularizer (smooth, l'' in [-rho/2, 2 rho];
+    used by [CO19]-style nonconvex benchmarks). Declared constants:
+
+    .. math:: L = c_\\ell\\, \\lambda_{\\max}(A^\\top W A) + \\lambda + 2\\rho, \\qquad
+              \\mu = \\lambda + \\lambda_{\\min}(A^\\top W A)\\,[\\ell \\text{ squared}]
+
+    with c_l the loss's curvature bound (1 squared/Huber/Cauchy, 1/4 logistic, 1/2 softmax).
+    L is attained by least squares everywhere, by logistic at z = 0 and by Huber where all
+    residuals are below delta. The excess is the weighted sum of per-sample Bregman
+    divergences plus the regularizer's and the linear term, each nonnegative on K:
+
+    .. math:: f(x) - f^\\star = \\sum_j w_j D_\\ell(z_j, z^\\star_j) + \\frac{\\lambda}{2}\\|x - x^\\star\\|^2
+              + \\nabla f(x^\\star)^\\top (x - x^\\star)
+    """
+
+    def __init__(self, data: datasets.Dataset, loss: Loss, *, l2: float = 0.0, rho: float = 0.0,
+                 sample_weights=None, domain=None, x0=None, name: str = "glm", spec=None):
+        owner = type(self).__name__
+        self.name = name
+        self.data, self.loss = data, loss
+        self.l2 = _checks.real(owner, "l2", l2, low=0)
+        self.rho = _checks.real(owner, "rho", rho, low=0)
+        n, p, K = data.n, data.p, loss.outputs
+        self.p, self.K = p, K
+        if sample_weights is None:
+            w = torch.full((n,), 1.0 / n, dtype=torch.float64)
+        else:
+            w = torch.as_tensor(sample_weights, dtype=torch.float64)
+            if w.shape != (n,) or (w < 0).any() or not torch.isfinite(w).all() or w.sum() <= 0:
+                _checks.fail(owner, "sample_weights", f"be {n} nonnegative finite numbers with a positive sum", w)
+            w = w / w.sum()
+        gram = (data.A * w[:, None]).T @ data.A  # (p, p): A^T W A
+        ev = torch.linalg.eigvalsh(gram)
+        convex = loss.convex and self.rho == 0
+        L = loss.curvature * float(ev[-1]) + self.l2 + 2 * self.rho
+        mu = self.l2 + (max(float(ev[0]), 0.0) if isinstance(loss, Squared) else 0.0) if convex else 0.0
+        self.gram_eigenvalues = ev
+        super().__init__(p * K, L, mu, convex=convex, domain=domain, x0=x0, spec=spec)
+        self._c = Constants(A=data.A, y=data.y, w=w)
+
+    @property
+    def sample_weights(self) -> torch.Tensor:
+        return self._c["w"]
+
+    @property
+    def n(self) -> int:
+        return self.data.n
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def _z(self, x, A):
+        """Predictions A X for x (..., d) and rows A (n, p) or (..., b, p): (..., n, K)."""
+        return A @ x.reshape(*x.shape[:-1], self.p, self.K)
+
+    def _reg_value(self, x):
+        out = 0.5 * self.l2 * x.square().sum(-1)
+        if self.rho:
+            out = out + self.rho * (x.square() / (1 + x.square())).sum(-1)
+        return out
+
+    def _reg_grad(self, x):
+        out = self.l2 * x
+        if self.rho:
+            out = out + self.rho * 2 * x / (1 + x.square()).square()
+        return out
+
+    def value(self, x):
+        self._check_x(x)
+        A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
+        return self.loss.value(self._z(x, A), y) @ w + self._reg_value(x)
+
+    def grad(self, x):
+        self._check_x(x, "grad")
+        return self.grad_weighted(x, self._c.like("w", x))
+
+    def grad_weighted(self, x, w):
+        """The gradient with sample weights ``w`` of shape (..., n) in place of w_j, e.g. a
+        worker's shard distribution; leading shapes of ``x`` (..., d) and ``w`` broadcast."""
+        A, y = self._c.like("A", x), self._c.like("y", x)
+        dz = self.loss.deriv(self._z(x, A), y) * w[..., None]  # (..., n, K)
+        g = A.T @ dz  # (..., p, K)
+        return g.reshape(*g.shape[:-2], self.d) + self._reg_grad(x)
+
+    def grad_samples(self, x, idx):
+        """Mean gradient of the per-sample objectives l_j + regularizers over ``idx``.
+
+        ``x`` (..., d) and sample indices ``idx`` (..., b) with matching leading shape;
+        returns (..., d). Sampling j with probability w_j makes it unbiased for grad f.
+        """
+        self._check_x(x, "grad_samples")
+        A, y = self._c.like("A", x), self._c.like("y", x)
+        Ab = A[idx]  # (..., b, p)
+        dz = self.loss.deriv(self._z(x, Ab), y[idx])  # (..., b, K)
+        g = (Ab.transpose(-1, -2) @ dz) / idx.shape[-1]  # (..., p, K)
+        return g.reshape(x.shape) + self._reg_grad(x)
+
+    def hessian(self, x):
+        self._check_x(x, "hessian")
+        A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
+        h = self.loss.hess(self._z(x, A), y) * w[:, None, None]  # (n, K, K)
+        H = torch.einsum("jp,jq,jkl->pkql", A, A, h).reshape(self.d, self.d)
+        H = H + self.l2 * torch.eye(self.d, dtype=x.dtype, device=x.device)
+        if self.rho:
+            H = H + torch.diag(self.rho * (2 - 6 * x.square()) / (1 + x.square()) ** 3)
+        return H
+
+    def excess(self, x):
+        self._check_x(x, "excess")
+        self._require_convex("excess")
+        A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
+        x_star = self.x_star.to(x)
+        z_star = self._z(x_star, A)  # (n, K)
+        e = x - x_star
+        g_star = self.grad(x_star)
+        return (self.loss.bregman(self._z(x, A), z_star, y) @ w + 0.5 * self.l2 * e.square().sum(-1)
+                + e @ g_star)
+
+    def _optimum(self):
+        if isinstance(self.loss, Squared) and self.mu > 0:
+            # least squares: the normal equations (A^T W A + l2 I) x = A^T W y, exact
+            A, y, w = self.data.A, self.data.y, self.sample_weights
+            H = (A * w[:, None]).T @ A + self.l2 * torch.eye(self.d, dtype=torch.float64)
+            x = torch.linalg.solve(H, A.T @ (w * y))
+            if bool(self.domain.contains(x)):
+                return Optimum(x, float(self.value(x)), "closed form",
+                               kkt_residual=self.kkt_residual(x))
+        return super()._optimum()
+
+    def cvxpy_objective(self, var):
+        import cvxpy as cp
+        X = cp.reshape(var, (self.p, self.K), order="C")
+        Z = self.data.A.numpy() @ X
+        return (self.sample_weights.numpy() @ self.loss.cvxpy(Z, self.data.y.numpy())
+                + 0.5 * self.l2 * cp.sum_squares(var))
+
+    # -- derived problems ------------------------------------------------------------------
+
+    def derive(self, *, data=None, sample_weights=None, name=None, **spec) -> GLM:
+        """The same loss, regularizers and domain with other data or sample weights
+        (used for label flipping and data partitions); ``spec`` records what changed."""
+        return GLM(self.data if data is None else data, self.loss, l2=self.l2, rho=self.rho,
+                   sample_weights=self.sample_weights if sample_weights is None else sample_weights,
+                   domain=self.domain, x0=self.x0, name=name or self.name, spec={**self.spec, **spec})
+
+    def flip_labels(self) -> GLM:
+        """The label-flipped problem a label-flip Byzantine worker optimizes [DL24a, §4.5]:
+        y -> 1 - y for binary tasks, y -> K - 1 - y for K classes (the authors' 9 - y)."""
+        if self.data.task == "regression":
+            raise ValueError(f"Label flipping needs a classification task; {self.name!r} is a regression.")
+        top = 1 if self.data.task == "binary" else self.data.classes - 1
+        flipped = datasets.Dataset(self.data.name + "_flipped", self.data.A, top - self.data.y,
+                                   self.data.task, self.data.classes, {**self.data.spec, "flipped": True})
+        return self.derive(data=flipped, name=self.name + "[flipped]", flipped=True)
+
+    def _fingerprint(self, h):
+        for t in (self.data.A, self.data.y, self.sample_weights):
+            h.update(t.contiguous().numpy().tobytes())
+
+
+def _glm(name, loss_for, task, *, data, l2, rho, radius, box, **options) -> GLM:
+    if "task" in options:
+        raise TypeError(f"The objective {name!r} fixes the task ({task}); do not pass 'task'.")
+    ds = datasets.load(data, task=task, **options)
+    if ds.task != task:
+        raise ValueError(f"The objective {name!r} needs a {task} data set; {ds.name!r} is {ds.task}.")
+    loss = loss_for(ds)
+    d = ds.p * loss.outputs
+    spec = {"name": name, "data": ds.spec, "l2": l2, "rho": rho, "radius": radius, "box": box,
+            **loss.params()}
+    return GLM(ds, loss, l2=l2, rho=rho, domain=make_domain(d, radius, box), name=name, spec=spec)
+
+
+def least_squares(data="synthetic", *, l2: float = 0.0, radius=None, box=None, **options) -> GLM:
+    """Least squares f(x) = sum_j w_j (a_j^T x - y_j)^2 / 2 + (l2/2)||x||^2 (a quadratic:
+    x* in closed form when unconstrained). ``options`` go to :func:`sco.objectives.data.synthetic`."""
+    return _glm("least_squares", lambda ds: Squared(), "regression", data=data, l2=l2, rho=0.0,
+                radius=radius, box=box, **options)
+
+
+def logistic(data="synthetic", *, l2: float = 1e-3, radius=None, box=None, **options) -> GLM:
+    """Binary logistic regression; l2 > 0 (or a constraint) keeps x* finite on separable data."""
+    return _glm("logistic", lambda ds: Logistic(), "binary", data=data, l2=l2, rho=0.0,
+                radius=radius, box=box, **options)
+
+
+def multiclass_logistic(data="digits", *, l2: float = 1e-3, radius=None, box=None, **options) -> GLM:
+    """Multiclass (softmax) logistic regression, d = p K."""
+    return _glm("multiclass_logistic", lambda ds: Softmax(ds.classes), "multiclass", data=data,
+                l2=l2, rho=0.0, radius=radius, box=box, **options)
+
+
+def huber(data="synthetic", *, delta: float = 1.0, l2: float = 0.0, radius=None, box=None,
+          **options) -> GLM:
+    """Huber regression [Hub64]; synthetic data get 10% outliers unless ``outliers`` is given."""
+    if data == "synthetic":
+        options.setdefault("outliers", 0.1)
+    return _glm("huber", lambda ds: Huber(delta), "regression", data=data, l2=l2, rho=0.0,
+                radius=radius, box=box, **options)
+
+
+def nonconvex_logistic(data="synthetic", *, rho: float = 0.1, l2: float = 0.0, radius=None, box=None,
+                       **options) -> GLM:
+    """Logistic regression plus the nonconvex regularizer rho sum_k x_k^2 / (1 + x_k^2)."""
+    rho = _checks.real("nonconvex_logistic", "rho", rho, low=0, low_open=True)
+    return _glm("nonconvex_logistic", lambda ds: Logistic(), "binary", data=data, l2=l2, rho=rho,
+                radius=radius, box=box, **options)
+
+
+def robust_regression(data="synthetic", *, c: float = 1.0, l2: float = 0.0, radius=None, box=None,
+                      **options) -> GLM:
+    """Regression with the smooth nonconvex Cauchy loss; synthetic data get 10% outliers."""
+    if data == "synthetic":
+        options.setdefault("outliers", 0.1)
+    return _glm("robust_regression", lambda ds: Cauchy(c), "regression", data=data, l2=l2, rho=0.0,
+                radius=radius, box=box, **options)
