@@ -93,9 +93,9 @@ class Ball(Domain):
         c = self._c.like("center", x)
         v = x - c  # (..., d)
         norm = v.norm(dim=-1, keepdim=True)  # (..., 1)
-        # clamp_min keeps 0/0 away from the center; inside the ball the factor is exactly 1
-        scale = torch.clamp(self.radius / norm.clamp_min(torch.finfo(x.dtype).tiny), max=1.0)
-        return c + v * scale
+        # points inside are returned bit for bit (c + (x - c) can differ from x by an ulp)
+        outside = c + v * (self.radius / norm.clamp_min(torch.finfo(x.dtype).tiny))
+        return torch.where(norm <= self.radius, x, outside)
 
     def newton_step(self, x, g, H):
         e = x - self._c.like("center", x)
@@ -144,10 +144,13 @@ class Box(Domain):
         tol = 1e-9 * self._scale()
         lo, hi = self._c.like("lo", x), self._c.like("hi", x)
         # a coordinate at a bound whose gradient pushes outward stays there; Newton on the rest
-        free = ~(((x <= lo + tol) & (g > 0)) | ((x >= hi - tol) & (g < 0)))
-        step = torch.zeros_like(x)
+        at_lo, at_hi = (x <= lo + tol) & (g > 0), (x >= hi - tol) & (g < 0)
+        free = ~(at_lo | at_hi)
+        step = torch.where(at_lo, lo - x, hi - x)  # active coordinates land exactly on their bound
         if free.any():
-            step[free] = torch.linalg.solve(H[free][:, free], -g[free])
+            # Newton on the free block, with the move of the active ones folded into the gradient
+            g_free = g[free] + H[free][:, ~free] @ step[~free]
+            step[free] = torch.linalg.solve(H[free][:, free], -g_free)
         return step
 
     def cvxpy_constraints(self, var):
