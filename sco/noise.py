@@ -12,7 +12,8 @@ from . import _checks
 class Noise:
     """How a stochastic gradient deviates from the worker's exact gradient.
 
-    ``draw`` produces the randomness of one oracle call for the leading shape (R, k),
+    ``draw`` produces the randomness of one oracle call from a stream with one key per
+    (run, worker), shape (R, k),
     ``grad`` turns it into gradients at any point, so the same draw can be evaluated at
     x_t and x_{t-1} (what STORM needs). ``constants`` reports sigma (a bound on
     sqrt(E||g - grad f_i||^2) over the analysis region, see :meth:`Oracle.constants`),
@@ -59,9 +60,8 @@ class Additive(Noise):
         raise NotImplementedError
 
     def draw(self, stream, oracle, workers, dtype):
-        shape = (oracle.k(workers), oracle.d)
-        z1 = self._standard(stream.fold("additive"), shape, dtype)  # (R, k, d)
-        z2 = self._standard(stream.fold("multiplicative"), shape, dtype) if self.sigma_L else None
+        z1 = self._standard(stream.fold("additive"), (oracle.d,), dtype)  # (R, k, d)
+        z2 = self._standard(stream.fold("multiplicative"), (oracle.d,), dtype) if self.sigma_L else None
         return z1, z2
 
     def grad(self, oracle, x, drawn, workers):

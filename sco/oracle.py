@@ -129,11 +129,22 @@ class Oracle:
 
     def draw(self, stream, workers=None, dtype=torch.float64) -> Sample:
         """Draw the randomness of one call for ``len(stream)`` runs: ``workers`` (R, k) or
-        None for all m workers. A run's draw depends only on its stream."""
+        None for all m workers.
+
+        Worker i of run r draws from ``stream[r].fold(i)``: its sample depends only on the
+        run's stream and its own index, not on which other workers are called with it (the
+        synchronous and asynchronous simulators rely on this).
+        """
         self._check_workers(workers)
-        if workers is not None and workers.shape[0] != len(stream):
-            _checks.fail("Oracle.draw", "workers", f"have one row per run, shape ({len(stream)}, k)", workers)
-        return Sample(workers, self.noise.draw(stream, self, workers, dtype))
+        if len(stream.shape) != 1:
+            _checks.fail("Oracle.draw", "stream", "have one key per run, shape (R,)", stream.shape)
+        if workers is None:
+            workers_keyed = torch.arange(self.m, device=stream.device).expand(len(stream), self.m)
+        else:
+            if workers.shape[0] != len(stream):
+                _checks.fail("Oracle.draw", "workers", f"have one row per run, shape ({len(stream)}, k)", workers)
+            workers_keyed = workers.to(stream.device)
+        return Sample(workers, self.noise.draw(stream.fold(workers_keyed), self, workers, dtype))
 
     def grad(self, x: torch.Tensor, sample: Sample) -> torch.Tensor:
         """Stochastic gradients at x for the workers of ``sample``: (R, k, d)."""
@@ -146,18 +157,18 @@ class Oracle:
 
     def sample_indices(self, stream, workers, b: int) -> torch.Tensor:
         """Mini-batch sample indices (R, k, b), with replacement, from each worker's
-        distribution: uniform on its shard, or the finite sum's sample weights."""
-        k = self.k(workers)
+        distribution (uniform on its shard, or the finite sum's sample weights), given a
+        stream with one key per (run, worker)."""
         obj = self.objective
         if self._P is not None:
             starts, sizes = self._c["starts"].to(stream.device), self._c["sizes"].to(stream.device)
             if workers is not None:
                 starts, sizes = starts[workers], sizes[workers]  # (R, k)
-            return starts[..., None] + stream.randint(sizes[..., None], (k, b))
+            return starts[..., None] + stream.randint(sizes[..., None], (b,))
         w = obj.sample_weights
         if bool((w == w[0]).all()):
-            return stream.randint(obj.n, (k, b))
-        return stream.categorical(w.to(stream.device), (k, b))
+            return stream.randint(obj.n, (b,))
+        return stream.categorical(w, (b,))
 
     # -- declared and measured constants --------------------------------------------------
 

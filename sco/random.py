@@ -81,7 +81,9 @@ class Stream:
         Where draws are produced (default: the device of ``seeds`` or CPU).
 
     Draws return tensors of shape ``(R, *shape)``. ``stream[i]`` (or a slice) selects
-    runs and gives exactly the numbers those runs get inside the batch.
+    runs and gives exactly the numbers those runs get inside the batch. Folding a tensor
+    label of shape (R, k) gives one key per (run, k) -- for example one per worker -- and
+    draws of shape (R, k, *shape).
     """
 
     def __init__(self, seeds, device=None):
@@ -117,23 +119,37 @@ class Stream:
     def device(self) -> torch.device:
         return self.keys.device
 
+    @property
+    def shape(self) -> tuple:
+        """Shape of the key array: (R,) or (R, k, ...) after folding tensor labels."""
+        return tuple(self.keys.shape)
+
     def __getitem__(self, idx) -> Stream:
         keys = self.keys[idx]
-        return Stream._from_keys(keys.reshape(-1))
+        if keys.dim() < self.keys.dim():  # an integer index keeps its run axis
+            keys = keys.unsqueeze(0)
+        return Stream._from_keys(keys)
 
     def to(self, device) -> Stream:
         return Stream._from_keys(self.keys.to(device))
 
     def fold(self, *labels) -> Stream:
-        """A new, independent stream named by ``labels`` (ints, strings, or per-run int64 tensors)."""
+        """A new, independent stream named by ``labels``: ints, strings, or int64 tensors
+        whose shape extends the key shape (R, ...) to the right, e.g. (R, k) worker indices."""
         keys = self.keys.clone()
         for v in labels:
             if isinstance(v, torch.Tensor):
-                if v.dtype != torch.int64 or v.shape != keys.shape:
+                lead = keys.shape[:min(keys.dim(), v.dim())]
+                if v.dtype != torch.int64 or v.shape[:len(lead)] != lead:
                     raise ValueError(
-                        f"A tensor label of Stream.fold must be int64 with one entry per run, "
-                        f"shape ({len(self)},). Got shape {tuple(v.shape)} and dtype {v.dtype}.")
+                        f"A tensor label of Stream.fold must be int64 with a shape that starts with the "
+                        f"key shape {tuple(keys.shape)} (one entry per run). Got shape {tuple(v.shape)} "
+                        f"and dtype {v.dtype}.")
                 lab = _mix_(v.to(keys.device) + _GAMMA)  # as splitmix64(label + gamma) below
+                while keys.dim() < lab.dim():
+                    keys = keys.unsqueeze(-1)
+                while lab.dim() < keys.dim():
+                    lab = lab.unsqueeze(-1)
                 keys = _mix_(keys ^ lab)
             else:
                 keys = _mix_(keys ^ _signed(splitmix64(_label(v) + 0x9E3779B97F4A7C15)))
@@ -142,12 +158,13 @@ class Stream:
     # -- raw generation ------------------------------------------------------------------
 
     def _generate(self, shape, dtype, transform) -> torch.Tensor:
-        """Run ``transform(bits, out)`` block by block over the (R, N) grid of counters."""
+        """Run ``transform(bits, out)`` block by block over the (keys, N) grid of counters."""
         shape = tuple(int(s) for s in shape)
-        R, N = len(self), math.prod(shape)
+        keys = self.keys.reshape(-1)
+        R, N = keys.shape[0], math.prod(shape)
         out = torch.empty((R, N), dtype=dtype, device=self.device)
         if R == 0 or N == 0:
-            return out.view(R, *shape)
+            return out.view(*self.keys.shape, *shape)
         block = _CPU_BLOCK if self.device.type == "cpu" else 1 << 62
         cols = min(N, block)
         rows = max(1, block // cols)
@@ -156,9 +173,9 @@ class Stream:
             ctr = torch.arange(c0 + 1, c1 + 1, dtype=torch.int64, device=self.device) * _GAMMA
             for r0 in range(0, R, rows):
                 r1 = min(R, r0 + rows)
-                h = _mix_(self.keys[r0:r1, None] + ctr)  # (rows, cols)
+                h = _mix_(keys[r0:r1, None] + ctr)  # (rows, cols)
                 transform(h, out[r0:r1, c0:c1])
-        return out.view(R, *shape)
+        return out.view(*self.keys.shape, *shape)
 
     def bits(self, shape) -> torch.Tensor:
         """Raw 64-bit patterns, int64 of shape (R, *shape)."""
@@ -189,7 +206,7 @@ class Stream:
 
     def randint(self, high, shape) -> torch.Tensor:
         """Integers uniform on ``[0, high)``; ``high`` an int or an int64 tensor broadcastable
-        to (R, *shape) (for example each worker's shard size)."""
+        to (*key shape, *shape) (for example each worker's shard size)."""
         u = self.uniform(shape)
         high_t = torch.as_tensor(high, device=self.device)
         if (high_t < 1).any():
@@ -202,8 +219,9 @@ class Stream:
         return self.uniform((n,)).argsort(dim=-1)
 
     def categorical(self, probs: torch.Tensor, shape=()) -> torch.Tensor:
-        """Indices drawn with probabilities ``probs`` of shape (k,) or (R, k); result (R, *shape)."""
-        cdf = torch.cumsum(probs.to(torch.float64), dim=-1)
+        """Indices drawn with probabilities ``probs``, of shape (c,) shared by all runs or
+        (R, c) per run (for keys of shape (R,)); result (*key shape, *shape)."""
+        cdf = torch.cumsum(probs.to(device=self.device, dtype=torch.float64), dim=-1)
         cdf = cdf / cdf[..., -1:]
         u = self.uniform(shape)
         if cdf.dim() == 1:

@@ -215,6 +215,18 @@ def test_a_run_depends_only_on_its_seed(noise):
         assert torch.equal(a[1], b[0])
 
 
+@pytest.mark.parametrize("noise", [Gaussian(1.0, sigma_L=0.3), MiniBatch(2)], ids=repr)
+def test_a_workers_sample_does_not_depend_on_the_other_workers_called(noise):
+    obj = logistic(n=40, d=3, seed=12)
+    o = Oracle(obj, noise, Partition("iid", seed=2) if isinstance(noise, MiniBatch) else None, m=4)
+    stream = Stream([7, 8]).fold("grad", 2)
+    everyone = _tensors(o.draw(stream).drawn)
+    some = _tensors(o.draw(stream, torch.tensor([[3, 1], [2, 2]])).drawn)
+    for a, b in zip(everyone, some):
+        assert torch.equal(b[0, 0], a[0, 3]) and torch.equal(b[0, 1], a[0, 1])
+        assert torch.equal(b[1, 0], a[1, 2]) and torch.equal(b[1, 1], a[1, 2])
+
+
 def _tensors(drawn):
     return [t for t in (drawn if isinstance(drawn, tuple) else (drawn,)) if t is not None]
 

@@ -82,3 +82,20 @@ def test_bad_seeds_are_rejected_with_a_clear_message():
         Stream([1.5])
     with pytest.raises(ValueError, match="one entry per run"):
         Stream([1, 2]).fold(torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="one entry per run"):
+        Stream([1, 2]).fold(torch.tensor([[1, 2, 3]]))
+
+
+def test_per_worker_keys_match_integer_folds():
+    # keys (R, k) from a tensor of worker indices: each (run, worker) equals folding that
+    # worker's index alone, which is how the synchronous and asynchronous simulators agree
+    s = Stream([3, 8]).fold("grad", 4)
+    workers = torch.tensor([[0, 2, 5], [5, 1, 1]])
+    draws = s.fold(workers).normal((6,))
+    assert draws.shape == (2, 3, 6)
+    for r in range(2):
+        for j in range(3):
+            alone = Stream([3, 8][r]).fold("grad", 4).fold(int(workers[r, j])).normal((6,))[0]
+            assert torch.equal(draws[r, j], alone)
+    assert torch.equal(draws[:, 1:2], s.fold(workers[:, 1:2]).normal((6,)))
+    assert s.fold(workers)[1].shape == (1, 3)
