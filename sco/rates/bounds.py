@@ -106,12 +106,12 @@ MAX_EXPONENT = 64          # |e| in x**e when e is a number
 MAX_LOG10 = 300            # |log10 (a**e)| when both a and e are numbers
 
 _NODE_NAMES = {
-    ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambda",
-    ast.Compare: "comparisons", ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions",
-    ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
-    ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions", ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions", ast.JoinedStr: "f-strings", ast.Starred: "starred arguments",
-    ast.NamedExpr: "assignment expressions", ast.Await: "await", ast.Slice: "slices",
+    ast.Attribute: "an attribute access", ast.Subscript: "a subscript", ast.Lambda: "a lambda",
+    ast.Compare: "a comparison", ast.BoolOp: "a boolean operator", ast.IfExp: "a conditional expression",
+    ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set",
+    ast.ListComp: "a comprehension", ast.GeneratorExp: "a comprehension", ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension", ast.JoinedStr: "an f-string", ast.Starred: "a starred argument",
+    ast.NamedExpr: "an assignment expression", ast.Await: "an await", ast.Slice: "a slice",
 }
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
@@ -183,7 +183,7 @@ class _Builder:
                 raise _Reject(f"{node.func.id}() takes {lo if hi == lo else f'at least {lo}'} "
                               f"argument(s), found {len(node.args)}")
             return fn(*(self.build(a, d) for a in node.args))
-        raise _Reject(f"{_NODE_NAMES.get(type(node), type(node).__name__)} are not allowed")
+        raise _Reject(f"found {_NODE_NAMES.get(type(node), type(node).__name__)}, which is not allowed")
 
     @staticmethod
     def _pow(a, b):
