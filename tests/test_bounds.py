@@ -398,3 +398,19 @@ def test_registry_entries_are_complete_and_honest():
         assert math.isfinite(value) and value > 0, name
     assert set(PARAMS) >= {"m", "f", "delta", "lam", "d", "T", "t", "L", "mu", "D", "sigma", "sigma_L",
                            "sigma_tilde", "zeta", "tau", "kappa", "eta"}
+
+
+def test_vector_parameters_are_validated():
+    with pytest.raises(ValueError, match="The 'p' parameter of Bound 'count_weight_variance_ratio' must be a vector "
+                       "of positive entries"):
+        BOUNDS["count_weight_variance_ratio"](p=np.array([0.5, 0.0, 0.5]))
+    with pytest.raises(ValueError, match="must hold a scalar value of T"):
+        SGD.explain("T", V, T=np.array([1.0, 2.0]))
+
+
+def test_term_values_keep_the_tensor_type():
+    parts = BOUNDS["byzantine_sync"].term_values(L=1.0, D=1.0, sigma_tilde=1.0, kappa=0.5, m=torch.tensor([4.0, 9.0]),
+                                                  T=100.0)
+    assert all(isinstance(p, torch.Tensor) and p.shape == (2,) for p in parts)
+    assert parts[0].dtype == torch.float32  # the dtype of the tensor given
+    assert torch.allclose(parts[1], torch.tensor([1 / 20, 1 / 30]))

@@ -326,3 +326,12 @@ def test_a_user_defined_bound_works_end_to_end():
               quantity="err", tag="D", symbols={"C0": "a constant"})
     r = check_rate(X, planted(-0.75, seed=21), bound=b, param="T", values=dict(C0=1.0), tol=0.03)
     assert r.passed and r.theoretical == -0.75
+
+
+def test_check_rate_does_not_depend_on_the_grid_order():
+    T = np.geomspace(1, 1e5, 11)
+    y = _mu2sgd_data(T, VALS)
+    order = np.random.default_rng(0).permutation(len(T))
+    a = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
+    b = check_rate(T[order], y[:, order], bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
+    assert b.empirical == pytest.approx(a.empirical, abs=1e-12) and b.fit.used.sum() == a.fit.used.sum()

@@ -577,11 +577,6 @@ class Bound:
 
     # -- evaluation ----------------------------------------------------------------------
 
-    def _values(self, values, kw, owner):
-        vals = dict(values or {})
-        vals.update(kw)
-        return vals
-
     def _env(self, exprs, vals, owner):
         """Resolve the symbols of ``exprs`` from ``vals`` (deriving what is missing)."""
         need = set().union(*(e.free_symbols for e in exprs))
@@ -604,8 +599,8 @@ class Bound:
                 if vec in vals:
                     p = vals[vec]
                     p = p if isinstance(p, torch.Tensor) else np.asarray(p, dtype=np.float64)
-                    if p.ndim < 1 or p.shape[-1] < 1:
-                        _checks.fail(owner, vec, "be a vector with at least one entry (last axis)", vals[vec])
+                    if p.ndim < 1 or p.shape[-1] < 1 or not bool((p > 0).all()):
+                        _checks.fail(owner, vec, "be a vector of positive entries (last axis)", vals[vec])
                     env[name] = fn(p)
                     return True
             return False
@@ -632,16 +627,17 @@ class Bound:
     def __call__(self, values: Mapping | None = None, /, **kw):
         """Evaluate the bound; floats give a float, arrays an array, tensors a tensor."""
         owner = f"Bound '{self.name}'"
-        return _evaluate(self.expr, self._env([self.expr], self._values(values, kw, owner), owner))
+        return _evaluate(self.expr, self._env([self.expr], _merge(values, kw), owner))
 
     def term_values(self, values: Mapping | None = None, /, **kw) -> list:
         """Each term evaluated, in written order, broadcast to a common shape."""
         owner = f"Bound '{self.name}'"
-        env = self._env(self.terms, self._values(values, kw, owner), owner)
+        env = self._env(self.terms, _merge(values, kw), owner)
         out = [_evaluate(t, env) for t in self.terms]
-        if any(isinstance(o, torch.Tensor) for o in out):
-            return list(torch.broadcast_tensors(*[torch.as_tensor(o, dtype=torch.float64) if not
-                                                  isinstance(o, torch.Tensor) else o for o in out]))
+        ref = next((o for o in out if isinstance(o, torch.Tensor)), None)
+        if ref is not None:  # a term free of the tensor-valued parameters comes back as a float
+            return list(torch.broadcast_tensors(*[torch.as_tensor(o, dtype=ref.dtype, device=ref.device)
+                                                  for o in out]))
         if all(isinstance(o, float) for o in out):
             return out
         return list(np.broadcast_arrays(*[np.asarray(o, dtype=np.float64) for o in out]))
@@ -696,7 +692,7 @@ class Bound:
         a = p * sympy.diff(e, p) / e
         if values is None and not kw:
             return sympy.simplify(a)
-        vals = self._values(values, kw, owner)
+        vals = _merge(values, kw)
         return _evaluate(a, self._env([a], vals, owner)) if a.free_symbols else float(a)
 
     def crossover(self, param: str, i, j, values: Mapping | None = None, /, **kw):
@@ -712,7 +708,7 @@ class Bound:
         sols = [s for s in sympy.solve(sympy.Eq(a, b), p) if s.is_positive is not False]
         if values is None and not kw:
             return sols
-        vals = self._values(values, kw, owner)
+        vals = _merge(values, kw)
         out = []
         for s in sols:
             v = _evaluate(s, self._env([s], vals, owner)) if s.free_symbols else float(s)
@@ -736,7 +732,7 @@ class Bound:
         owner = f"Bound '{self.name}'.regime"
         share = _checks.real(owner, "share", share, low=0, high=1, low_open=True, high_open=True)
         k = self.term_index(term)
-        vals = self._values(values, kw, owner)
+        vals = _merge(values, kw)
         vals.pop(param, None)
         exps, logc = [], []
         for t in self.terms:
@@ -763,8 +759,10 @@ class Bound:
 
     def explain(self, param: str, values: Mapping | None = None, /, **kw) -> str:
         """A few lines for a reader: local exponent, dominant term and each term's regime."""
-        vals = self._values(values, kw, "Bound.explain")
+        vals = _merge(values, kw)
         at = vals.get(param)
+        if np.ndim(at) != 0:
+            _checks.fail(f"Bound '{self.name}'.explain", "values", f"hold a scalar value of {param}", at)
         a = self.exponent(param, vals)
         sh = self.shares(vals)
         k = int(sh.argmax(0))
@@ -809,7 +807,7 @@ class Bound:
         synchronous rate when the baseline is the run at delta = 0).
         """
         owner = f"Bound '{self.name}'.excess"
-        e, p = self._in_terms_of(self.expr, param, owner)
+        _, p = self._in_terms_of(self.expr, param, owner)
         at = _checks.real(owner, "at", at, low=0)
         terms = []
         for t in self.terms:
@@ -842,6 +840,13 @@ class Bound:
                         out[name] = v
         out.update(overrides)
         return out
+
+
+def _merge(values, kw) -> dict:
+    """Parameters given as a mapping and/or keywords (keywords win)."""
+    vals = dict(values or {})
+    vals.update(kw)
+    return vals
 
 
 def _evaluate(e, env):

@@ -259,7 +259,7 @@ def fit_power_law(x, y, *, seeds=None, mask=None, baseline=None, average: str = 
         Subtracted from y seed by seed before averaging (paired: the same seeds' runs at
         the baseline setting), to fit an excess such as ``excess(delta) - excess(0)``.
         Broadcast against (n_seeds, n_grid): a scalar, (n_seeds,), (n_seeds, 1) or
-        (n_seeds, n_grid).
+        (n_seeds, n_grid); in long form the rows are the sorted seed labels.
     average : {"mean", "log"}
     level : float
         Confidence level of the two-sided interval.
@@ -487,7 +487,7 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
             _checks.fail(owner, "baseline_at", "give the parameter value of the baseline runs", baseline_at,
                          f"The excess over the baseline is fitted against bound.excess('{param}', baseline_at).")
         bound = bound.excess(param, baseline_at)
-    grid = np.unique(_array(owner, "x", x, ndim=(1,)))
+    grid, _ = _table(owner, x, y, seeds)  # the grid in fit_power_law's order
     vals = dict(values or {})
     vals.pop(param, None)
     in_regime, k = regime_mask(bound, param, grid, vals, term=term, share=share)
