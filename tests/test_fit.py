@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from sco.rates import BOUNDS, Bound, CheckResult, check_bound, check_exponent, check_rate, fit_power_law, \
-    regime_mask
+from sco.rates import BOUNDS, Bound, CheckResult, calibrate_terms, check_bound, check_exponent, check_rate, \
+    fit_power_law, regime_mask
 
 X = np.geomspace(10, 1e4, 8)
 
@@ -335,3 +335,20 @@ def test_check_rate_does_not_depend_on_the_grid_order():
     a = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
     b = check_rate(T[order], y[:, order], bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
     assert b.empirical == pytest.approx(a.empirical, abs=1e-12) and b.fit.used.sum() == a.fit.used.sum()
+
+
+def test_calibration_places_a_shape_bounds_crossover_where_the_data_has_it():
+    # data: 100 L D^2/T + sigma_tilde D/sqrt(T): the true crossover is at T = (100*0.5/0.4)^2 = 15625,
+    # while the written constants (1, 1) put it at 1.5625
+    T = np.geomspace(1, 1e9, 19)
+    rng = np.random.default_rng(8)
+    y = (100 * 0.5 / T + 0.4 / np.sqrt(T)) * np.exp(0.1 * rng.standard_normal((10, len(T))))
+    raw = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.02)
+    assert raw.verdict == "fail"  # the uncalibrated regime T >= 25 still feels the 1/T term
+    cal = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.02, calibrate=True)
+    assert cal.passed and cal.data["calibrated"]
+    assert np.array_equal(cal.data["in_regime"], T >= 16 * 15625 * 0.9)  # (s/(1-s))^2 = 16, 10% noise slack
+    scaled = calibrate_terms(BOUNDS["mu2sgd"], "T", T, y.mean(0), VALS)
+    assert scaled.crossover("T", 0, 1, VALS) == [pytest.approx(15625, rel=0.1)]
+    with pytest.raises(ValueError, match="The 'center' parameter of calibrate_terms must hold at least 2 finite"):
+        calibrate_terms(BOUNDS["mu2sgd"], "T", T, -y.mean(0), VALS)

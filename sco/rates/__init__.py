@@ -1,11 +1,11 @@
 """Rates against bounds: theorems as data (`Bound`, `BOUNDS`), power-law fits and checks."""
 
 from .bounds import BOUNDS, DERIVED, PARAMS, REDUCTIONS, Bound, Param, Regime, parse_expression, symbol
-from .fit import (CheckResult, PowerLawFit, check_bound, check_exponent, check_rate, fit_power_law,
-                  regime_mask)
+from .fit import (CheckResult, PowerLawFit, calibrate_terms, check_bound, check_exponent, check_rate,
+                  fit_power_law, regime_mask)
 
 __all__ = [
     "BOUNDS", "DERIVED", "PARAMS", "REDUCTIONS", "Bound", "Param", "Regime", "parse_expression", "symbol",
-    "CheckResult", "PowerLawFit", "check_bound", "check_exponent", "check_rate", "fit_power_law",
+    "CheckResult", "PowerLawFit", "calibrate_terms", "check_bound", "check_exponent", "check_rate", "fit_power_law",
     "regime_mask",
 ]

@@ -799,6 +799,21 @@ class Bound:
             terms=tuple(t.subs(rep) for t in self.terms),
             note=(self.note + " " if self.note else "") + f"Substituted {text}.")
 
+    def scaled(self, constants) -> Bound:
+        """A new bound whose term ``j`` is multiplied by ``constants[j]`` (exponents unchanged).
+
+        For a shape bound, whose written constants are placeholders, scaled terms place the
+        crossovers where the measured curve has them (see `sco.rates.calibrate_terms`).
+        """
+        owner = f"Bound '{self.name}'.scaled"
+        c = [_checks.real(owner, "constants", v, low=0) for v in constants]
+        if len(c) != len(self.terms):
+            _checks.fail(owner, "constants", f"hold one value per term ({len(self.terms)})", list(constants))
+        terms = tuple(sympy.nsimplify(cj, rational=True) * t for cj, t in zip(c, self.terms))
+        text = ", ".join(f"{cj:.3g}" for cj in c)
+        return dataclasses.replace(self, name=f"{self.name}.scaled", expr=sympy.Add(*terms), terms=terms,
+                                   note=(self.note + " " if self.note else "") + f"Terms scaled by {text}.")
+
     def excess(self, param: str, at: float = 0.0) -> Bound:
         """The bound minus its value at ``param = at``: what ``y(p) - y(at)`` should follow.
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from scipy.optimize import nnls
 from scipy.special import ndtr, ndtri
 from scipy.stats import t as student_t
 
@@ -47,8 +48,15 @@ def _array(owner, name, v, *, ndim=None) -> np.ndarray:
     return a
 
 
-def _table(owner, x, y, seeds):
-    """Grid values (k,) and a (n_seeds, k) table of y, NaN where a seed lacks a grid point."""
+def _mask(owner, mask, k):
+    used = np.ones(k, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if used.shape != (k,):
+        _checks.fail(owner, "mask", f"be a boolean array of shape (n_grid,) = ({k},)", _Shape(used))
+    return used
+
+
+def _table(owner, x, y, seeds, baseline=None):
+    """Grid values (k,) and a (n_seeds, k) table of y - baseline, NaN where a seed lacks a point."""
     x = _array(owner, "x", x, ndim=(1,))
     y = _array(owner, "y", y, ndim=(1, 2))
     if seeds is None:
@@ -83,6 +91,14 @@ def _table(owner, x, y, seeds):
     if table.shape[0] < 2:
         _checks.fail(owner, "y", "hold at least 2 seeds (rows)", _Shape(table),
                      "The intervals resample seeds.")
+    if baseline is not None:
+        b = _array(owner, "baseline", baseline, ndim=(0, 1, 2))
+        b = b[:, None] if b.ndim == 1 else b
+        try:
+            table = table - np.broadcast_to(b, table.shape)
+        except ValueError:
+            _checks.fail(owner, "baseline", f"broadcast against y's (n_seeds, n_grid) = {table.shape}",
+                         _Shape(b), "Give one value per seed, shape (n_seeds,), or a full table.")
     return xg, table
 
 
@@ -272,19 +288,9 @@ def fit_power_law(x, y, *, seeds=None, mask=None, baseline=None, average: str = 
     owner = "fit_power_law"
     level, n_boot, method, seed = _settings(owner, level, n_boot, method, seed)
     _checks.one_of(owner, "average", average, AVERAGES)
-    xg, table = _table(owner, x, y, seeds)
+    xg, table = _table(owner, x, y, seeds, baseline)
     n, k = table.shape
-    if baseline is not None:
-        b = _array(owner, "baseline", baseline, ndim=(0, 1, 2))
-        b = b[:, None] if b.ndim == 1 else b
-        try:
-            table = table - np.broadcast_to(b, table.shape)
-        except ValueError:
-            _checks.fail(owner, "baseline", f"broadcast against y's (n_seeds, n_grid) = {table.shape}",
-                         _Shape(b), "Give one value per seed, shape (n_seeds,), or a full table.")
-    used = np.ones(k, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    if used.shape != (k,):
-        _checks.fail(owner, "mask", f"be a boolean array of shape (n_grid,) = ({k},)", _Shape(used))
+    used = _mask(owner, mask, k)
     if used.sum() < 2:
         _checks.fail(owner, "mask", "keep at least 2 grid points", _Shape(used),
                      f"It keeps {int(used.sum())} of {k}.")
@@ -316,6 +322,30 @@ def fit_power_law(x, y, *, seeds=None, mask=None, baseline=None, average: str = 
         prefactor_interval=(float(np.exp(lo[1])), float(np.exp(hi[1]))), level=level, method=method,
         average=average, n_boot=n_boot, n_seeds=n, n_invalid=int(np.isnan(boot[:, 0]).sum()), seed=seed,
         x=xg[used], center=np.exp(centers) if average == "log" else centers, used=used, boot=boot[:, 0])
+
+
+def calibrate_terms(bound: Bound, param: str, grid, center, values: Mapping | None = None) -> Bound:
+    r"""The bound with each term scaled by a nonnegative constant fitted to measured means.
+
+    Solves :math:`\min_{c \ge 0} \sum_j (\sum_k c_k B_k(x_j)/\bar y_j - 1)^2` (relative
+    least squares, NNLS): the terms' exponents stay the theory's, only their constants
+    come from the data, so a shape bound's crossovers land where the measured curve has
+    them. Used by ``check_rate(..., calibrate=True)`` to choose the regime.
+    """
+    owner = "calibrate_terms"
+    grid = _array(owner, "grid", grid, ndim=(1,))
+    center = _array(owner, "center", center, ndim=(1,))
+    if center.shape != grid.shape:
+        _checks.fail(owner, "center", f"hold one mean per grid point ({len(grid)})", _Shape(center))
+    ok = np.isfinite(center) & (center > 0)  # an excess can be nonpositive at some points
+    if ok.sum() < 2:
+        _checks.fail(owner, "center", "hold at least 2 finite positive means", _Shape(center))
+    parts = bound.term_values({**dict(values or {}), param: grid[ok]})
+    A = np.stack([np.broadcast_to(np.asarray(p, dtype=np.float64), (ok.sum(),)) for p in parts], 1)
+    c, _ = nnls(A / center[ok, None], np.ones(ok.sum()))
+    if not c.any():
+        _checks.fail(owner, "center", "be fitted by some nonnegative combination of the terms", _Shape(center))
+    return bound.scaled(c)
 
 
 def regime_mask(bound: Bound, param: str, grid, values: Mapping | None = None, *, term=None,
@@ -448,7 +478,7 @@ def check_exponent(fit: PowerLawFit, predicted: float, *, tol: float, claim: str
 
 def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponent: float | None = None,
                param: str | None = None, values: Mapping | None = None, term=None, share: float = 0.8,
-               mask=None, seeds=None, baseline=None, baseline_at: float | None = None,
+               mask=None, seeds=None, baseline=None, baseline_at: float | None = None, calibrate: bool = False,
                average: str = "mean", level: float = 0.95, n_boot: int = 2000, method: str = "percentile",
                seed: int = 0, claim: str | None = None) -> CheckResult:
     """Fit the exponent of y in x and hold it against a bound's term or a stated exponent.
@@ -460,6 +490,10 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
     ``param`` (averaged over the kept points; constant for a power). With a ``baseline``
     (runs at ``param = baseline_at``), y - baseline is fitted against
     ``bound.excess(param, baseline_at)``, so terms that do not move with ``param`` drop out.
+
+    A shape bound's written constants are placeholders, so its crossovers can sit far from
+    the measured curve's; ``calibrate=True`` first scales the terms by nonnegative
+    constants fitted to the seed means (`calibrate_terms`), then chooses the regime.
 
     With ``expected_exponent``: all points (or ``mask``) are fitted against that number.
 
@@ -487,11 +521,14 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
             _checks.fail(owner, "baseline_at", "give the parameter value of the baseline runs", baseline_at,
                          f"The excess over the baseline is fitted against bound.excess('{param}', baseline_at).")
         bound = bound.excess(param, baseline_at)
-    grid, _ = _table(owner, x, y, seeds)  # the grid in fit_power_law's order
+    grid, table = _table(owner, x, y, seeds, baseline)  # the grid in fit_power_law's order
     vals = dict(values or {})
     vals.pop(param, None)
+    if calibrate:
+        with np.errstate(invalid="ignore"):
+            bound = calibrate_terms(bound, param, grid, np.nanmean(table, 0), vals)
     in_regime, k = regime_mask(bound, param, grid, vals, term=term, share=share)
-    keep = in_regime if mask is None else in_regime & np.asarray(mask, dtype=bool)
+    keep = in_regime & _mask(owner, mask, len(grid))
     term_text = str(bound.terms[k])
     if keep.sum() < 2:
         try:
@@ -504,16 +541,17 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
                      f"{int(keep.sum())} of {len(grid)} do; {where}. Extend the grid or lower share=.")
     fit = fit_power_law(x, y, mask=keep, **fit_kw)
     pts = {**vals, param: grid[keep]}
-    a_term = np.atleast_1d(bound.exponent(param, pts, term=k))
-    predicted = float(np.mean(np.broadcast_to(a_term, grid[keep].shape)))
+    # exponents of the terms present (a calibrated constant can be 0)
+    a_all = {j: np.broadcast_to(np.asarray(bound.exponent(param, pts, term=j), dtype=np.float64),
+                                grid[keep].shape) for j, t in enumerate(bound.terms) if t != 0}
+    predicted = float(np.mean(a_all[k]))
+    spread = max(float(np.max(np.abs(aj - a_all[k]))) for aj in a_all.values())
     b_vals = np.broadcast_to(np.asarray(bound(pts), dtype=np.float64), grid[keep].shape)
     bound_slope = float(_ols(np.log(grid[keep]), np.log(b_vals)[None])[0, 0])
-    a_all = [np.broadcast_to(np.asarray(bound.exponent(param, pts, term=j), dtype=np.float64),
-                             grid[keep].shape) for j in range(len(bound.terms))]
-    spread = max(float(np.max(np.abs(aj - a_term))) for aj in a_all)
     data = {"param": param, "term": term_text, "term_index": k, "share": share,
             "grid": grid, "in_regime": in_regime, "bound_slope": bound_slope,
-            "max_curvature_bias": (1 - share) * spread, "bound": bound.name}
+            "max_curvature_bias": (1 - share) * spread, "bound": bound.name,
+            "calibrated": calibrate}
     detail = (f"Fitted {int(keep.sum())} of {len(grid)} grid points, where the term {term_text} carries "
               f">= {share:.0%} of the bound (there the bound's own slope is {bound_slope:+.3f}).")
     return check_exponent(fit, predicted, tol=tol, claim=claim or bound.claim,
