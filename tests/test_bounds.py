@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sco.rates import BOUNDS, PARAMS, Bound, parse_expression, symbol
 from sco.rates.bounds import MAX_EXPONENT
@@ -414,3 +416,29 @@ def test_term_values_keep_the_tensor_type():
     assert all(isinstance(p, torch.Tensor) and p.shape == (2,) for p in parts)
     assert parts[0].dtype == torch.float32  # the dtype of the tensor given
     assert torch.allclose(parts[1], torch.tensor([1 / 20, 1 / 30]))
+
+
+# -- the safe parser against sympy's own (eval-based) parser on trusted, generated text ------------
+
+_LEAF = st.sampled_from(["T", "L", "D", "sigma", "m"]) | st.integers(1, 9).map(str)
+
+
+def _extend(children):
+    return st.one_of(
+        st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(lambda a: f"({a[0]} {a[1]} {a[2]})"),
+        st.tuples(children, st.integers(1, 3)).map(lambda a: f"({a[0]})**{a[1]}"),
+        st.tuples(st.sampled_from(["sqrt", "log", "exp"]), children).map(lambda a: f"{a[0]}({a[1]})"),
+        children.map(lambda c: f"-{c}"),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.recursive(_LEAF, _extend, max_leaves=8))
+def test_safe_parser_agrees_with_sympy(text):
+    ref = sympy.sympify(text, locals={n: symbol(n) for n in ("T", "L", "D", "sigma", "m")})
+    try:
+        got = parse_expression(text)
+    except ValueError as e:  # we refuse x/0, where sympy returns complex infinity
+        assert "division by zero" in str(e) and ref.has(sympy.zoo, sympy.nan)
+        return
+    assert got == ref

@@ -484,7 +484,8 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
     """Fit the exponent of y in x and hold it against a bound's term or a stated exponent.
 
     With ``bound``: ``param`` names the swept parameter (x holds its values) and
-    ``values`` the other parameters. The fit keeps the grid points where the tested term
+    ``values`` the other parameters (scalars, or arrays aligned with the grid in the
+    order `fit_power_law` uses: x's order in wide form, sorted in long form). The fit keeps the grid points where the tested term
     (``term``, or the one largest at most grid points) carries at least ``share`` of the
     bound (`regime_mask`), and the predicted exponent is that term's log-derivative in
     ``param`` (averaged over the kept points; constant for a power). With a ``baseline``
@@ -605,7 +606,8 @@ def check_bound(y, bound: Bound, values: Mapping | None = None, *, relation: str
         B = None
     if B is None:
         _checks.fail(owner, "values", f"make the bound a scalar or a vector of n_grid={k} values",
-                     _Shape(bound(values or {})))
+                     _Shape(bound(values or {})),
+                     "y of shape (n,) is read as n seeds at one point; give (n_seeds, n_grid)." if k == 1 else None)
     if not (np.isfinite(B).all() and (B > 0).all()):
         _checks.fail(owner, "values", "make the bound finite and positive at every grid point", _Shape(B))
     where = ""
