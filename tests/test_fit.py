@@ -347,6 +347,7 @@ def test_calibration_places_a_shape_bounds_crossover_where_the_data_has_it():
     assert raw.verdict == "fail"  # the uncalibrated regime T >= 25 still feels the 1/T term
     cal = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.02, calibrate=True)
     assert cal.passed and cal.data["calibrated"]
+    assert cal.data["term_constants"] == pytest.approx([100, 1], rel=0.1) and cal.data["term"] == "D*sigma_tilde/sqrt(T)"
     assert np.array_equal(cal.data["in_regime"], T >= 16 * 15625 * 0.9)  # (s/(1-s))^2 = 16, 10% noise slack
     scaled = calibrate_terms(BOUNDS["mu2sgd"], "T", T, y.mean(0), VALS)
     assert scaled.crossover("T", 0, 1, VALS) == [pytest.approx(15625, rel=0.1)]

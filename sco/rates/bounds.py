@@ -809,7 +809,7 @@ class Bound:
         c = [_checks.real(owner, "constants", v, low=0) for v in constants]
         if len(c) != len(self.terms):
             _checks.fail(owner, "constants", f"hold one value per term ({len(self.terms)})", list(constants))
-        terms = tuple(sympy.nsimplify(cj, rational=True) * t for cj, t in zip(c, self.terms))
+        terms = tuple(sympy.Float(cj, 15) * t for cj, t in zip(c, self.terms))
         text = ", ".join(f"{cj:.3g}" for cj in c)
         return dataclasses.replace(self, name=f"{self.name}.scaled", expr=sympy.Add(*terms), terms=terms,
                                    note=(self.note + " " if self.note else "") + f"Terms scaled by {text}.")

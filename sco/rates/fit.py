@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -332,6 +331,10 @@ def calibrate_terms(bound: Bound, param: str, grid, center, values: Mapping | No
     come from the data, so a shape bound's crossovers land where the measured curve has
     them. Used by ``check_rate(..., calibrate=True)`` to choose the regime.
     """
+    return bound.scaled(_term_constants(bound, param, grid, center, values))
+
+
+def _term_constants(bound, param, grid, center, values):
     owner = "calibrate_terms"
     grid = _array(owner, "grid", grid, ndim=(1,))
     center = _array(owner, "center", center, ndim=(1,))
@@ -345,7 +348,7 @@ def calibrate_terms(bound: Bound, param: str, grid, center, values: Mapping | No
     c, _ = nnls(A / center[ok, None], np.ones(ok.sum()))
     if not c.any():
         _checks.fail(owner, "center", "be fitted by some nonnegative combination of the terms", _Shape(center))
-    return bound.scaled(c)
+    return c
 
 
 def regime_mask(bound: Bound, param: str, grid, values: Mapping | None = None, *, term=None,
@@ -525,12 +528,15 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
     grid, table = _table(owner, x, y, seeds, baseline)  # the grid in fit_power_law's order
     vals = dict(values or {})
     vals.pop(param, None)
+    term_texts = [str(t) for t in bound.terms]  # as the theory writes them, before calibration
+    constants = None
     if calibrate:
         with np.errstate(invalid="ignore"):
-            bound = calibrate_terms(bound, param, grid, np.nanmean(table, 0), vals)
+            constants = _term_constants(bound, param, grid, np.nanmean(table, 0), vals)
+        bound = bound.scaled(constants)
     in_regime, k = regime_mask(bound, param, grid, vals, term=term, share=share)
     keep = in_regime & _mask(owner, mask, len(grid))
-    term_text = str(bound.terms[k])
+    term_text = term_texts[k]
     if keep.sum() < 2:
         try:
             reg = bound.regime(param, k, vals, share=share)
@@ -552,7 +558,7 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
     data = {"param": param, "term": term_text, "term_index": k, "share": share,
             "grid": grid, "in_regime": in_regime, "bound_slope": bound_slope,
             "max_curvature_bias": (1 - share) * spread, "bound": bound.name,
-            "calibrated": calibrate}
+            "calibrated": calibrate, "term_constants": constants}
     detail = (f"Fitted {int(keep.sum())} of {len(grid)} grid points, where the term {term_text} carries "
               f">= {share:.0%} of the bound (there the bound's own slope is {bound_slope:+.3f}).")
     return check_exponent(fit, predicted, tol=tol, claim=claim or bound.claim,
