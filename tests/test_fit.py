@@ -314,6 +314,7 @@ def test_check_result_row_json_and_text():
     d = json.loads(json.dumps(rate.to_dict(), allow_nan=False))
     assert d["fit"]["exponent"] == pytest.approx(rate.empirical) and d["data"]["param"] == "T"
     assert d["data"]["grid"] == pytest.approx(list(T)) and d["theoretical"] == -0.5
+    assert d["data"]["bound_values"] == pytest.approx(list(0.5 / T + 0.4 / np.sqrt(T)))  # L D^2/T + sigma_tilde D/sqrt(T)
     assert "measured" in str(rate) and "predicted -0.5 ± 0.05" in str(rate)
     with pytest.raises(ValueError, match="The 'verdict' parameter of CheckResult must be one of"):
         CheckResult("c", "s", 1.0, None, 1.0, "==", "maybe", "d")

@@ -558,7 +558,10 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
     data = {"param": param, "term": term_text, "term_index": k, "share": share,
             "grid": grid, "in_regime": in_regime, "bound_slope": bound_slope,
             "max_curvature_bias": (1 - share) * spread, "bound": bound.name,
-            "calibrated": calibrate, "term_constants": constants}
+            "calibrated": calibrate, "term_constants": constants,
+            # for a plot's bound overlay: the bound used for the regime (excess, calibrated) on the grid
+            "bound_values": np.broadcast_to(np.asarray(bound({**vals, param: grid}), dtype=np.float64),
+                                            grid.shape)}
     detail = (f"Fitted {int(keep.sum())} of {len(grid)} grid points, where the term {term_text} carries "
               f">= {share:.0%} of the bound (there the bound's own slope is {bound_slope:+.3f}).")
     return check_exponent(fit, predicted, tol=tol, claim=claim or bound.claim,
