@@ -217,7 +217,7 @@ def keep_nearest(keys: torch.Tensor, w: torch.Tensor, mass: torch.Tensor) -> tor
     Returns c: (..., n, m) float64 with ``0 <= c_ij <= w_ij`` and ``sum_j c_ij = mass_i``
     (the boundary row contributes the remaining fraction of its weight).
     """
-    keys = torch.nan_to_num(keys.detach(), nan=math.inf)
+    keys = torch.nan_to_num(keys.detach(), nan=math.inf, posinf=math.inf)
     order = torch.sort(keys, dim=-1, stable=True).indices  # (..., n, m)
     ws = w.expand(keys.shape).gather(-1, order)  # (..., n, m)
     before = torch.cumsum(ws, dim=-1) - ws
@@ -254,7 +254,7 @@ def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """
     diff = x - z.unsqueeze(-2)  # (..., m, d)
     r = torch.linalg.vector_norm(diff, dim=-1)  # (..., m)
-    return torch.nan_to_num(r, nan=math.inf)
+    return torch.nan_to_num(r, nan=math.inf, posinf=math.inf)
 
 
 def pairwise_sqdist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -267,7 +267,7 @@ def pairwise_sqdist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     finite (NaN, inf, or overflow from 1e300 entries) are ``bad``: their distance to every other
     row is +inf, to themselves 0.
     """
-    norms = torch.nan_to_num(torch.linalg.vector_norm(x.detach(), dim=-1), nan=math.inf)  # (..., m)
+    norms = torch.nan_to_num(torch.linalg.vector_norm(x.detach(), dim=-1), nan=math.inf, posinf=math.inf)  # (..., m)
     m = x.shape[-2]
     mid = torch.sort(norms, dim=-1, stable=True).indices[..., (m - 1) // 2: (m - 1) // 2 + 1]
     center = x.gather(-2, mid.unsqueeze(-1).expand(*mid.shape, x.shape[-1]))  # (..., 1, d)
