@@ -222,7 +222,16 @@ def keep_nearest(keys: torch.Tensor, w: torch.Tensor, mass: torch.Tensor) -> tor
     ws = w.expand(keys.shape).gather(-1, order)  # (..., n, m)
     before = torch.cumsum(ws, dim=-1) - ws
     cs = torch.minimum(ws, (mass.unsqueeze(-1) - before).clamp_min(0))  # (..., n, m)
-    return torch.zeros_like(cs).scatter_(-1, order, cs)
+    return torch.zeros_like(cs).scatter_(-1, order, drop_slivers(cs, mass.unsqueeze(-1)))
+
+
+def drop_slivers(share: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """Zero the shares that are rounding residue (below 64 ulps of the total mass).
+
+    ``lam * S`` rarely equals the Byzantine weight to the last bit; without this a boundary row
+    just outside the kept mass could enter with weight 1e-16 and, at 1e300, move the output.
+    """
+    return torch.where(share > 64 * torch.finfo(torch.float64).eps * total, share, torch.zeros((), dtype=share.dtype, device=share.device))
 
 
 def combine(c: torch.Tensor, x: torch.Tensor, bad: torch.Tensor | None = None) -> torch.Tensor:
