@@ -133,17 +133,19 @@ class Oracle:
 
         Worker i of run r draws from ``stream[r].fold(i)``: its sample depends only on the
         run's stream and its own index, not on which other workers are called with it (the
-        synchronous and asynchronous simulators rely on this).
+        synchronous and asynchronous simulators rely on this). ``stream`` may also carry one
+        key per (run, worker) already, shape (R, k), e.g. folded with per-worker step counts.
         """
         self._check_workers(workers)
-        if len(stream.shape) != 1:
-            _checks.fail("Oracle.draw", "stream", "have one key per run, shape (R,)", stream.shape)
         if workers is None:
             workers_keyed = torch.arange(self.m, device=stream.device).expand(len(stream), self.m)
         else:
             if workers.shape[0] != len(stream):
                 _checks.fail("Oracle.draw", "workers", f"have one row per run, shape ({len(stream)}, k)", workers)
             workers_keyed = workers.to(stream.device)
+        if stream.shape not in ((len(stream),), tuple(workers_keyed.shape)):
+            _checks.fail("Oracle.draw", "stream", f"have one key per run, or one per (run, worker) "
+                         f"{tuple(workers_keyed.shape)}", stream.shape)
         return Sample(workers, self.noise.draw(stream.fold(workers_keyed), self, workers, dtype))
 
     def grad(self, x: torch.Tensor, sample: Sample) -> torch.Tensor:

@@ -1,0 +1,283 @@
+"""Gradient estimators (worker side) and server rules, as (init, update) pairs with explicit state."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+
+from . import _checks
+from .domains import Domain, Unconstrained
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+def _schedule(owner: str, name: str, value, *, allowed=("1/t",)):
+    """A constant in (0, 1], a named schedule ("1/t"), or a callable of the count."""
+    if callable(value) or (isinstance(value, str) and value in allowed):
+        return value
+    if isinstance(value, str):
+        _checks.fail(owner, name, f"be a number in (0, 1] or one of {list(allowed)}", value)
+    return _checks.real(owner, name, value, low=0, low_open=True, high=1)
+
+
+def _rounded(v: torch.Tensor) -> torch.Tensor:
+    """The authors' code form of a schedule: ``max(round(v, 3), 0.01)`` [digest §4.3, §6 row 2]."""
+    return torch.round(v, decimals=3).clamp_min(0.01)
+
+
+def _beta_at(beta, k: torch.Tensor, code_rounding: bool) -> torch.Tensor:
+    """beta_k for per-worker counts k (a tensor), as a tensor broadcastable over (..., d)."""
+    if beta == "1/t":
+        b = 1.0 / k.to(torch.float64)
+    elif callable(beta):
+        b = torch.as_tensor(beta(k), dtype=torch.float64)
+    else:
+        b = torch.full(k.shape, float(beta), dtype=torch.float64, device=k.device)
+    return (_rounded(b) if code_rounding else b)[..., None]
+
+
+# -- worker estimators -----------------------------------------------------------------------
+
+
+class EstimatorState(NamedTuple):
+    """A worker's estimate ``d`` (..., d) and the number ``k`` (...) of gradients it has seen."""
+
+    d: torch.Tensor
+    k: torch.Tensor
+
+
+class Estimator(NamedTuple):
+    """A gradient estimator run by each worker, optax style.
+
+    ``init(g)`` starts from the first stochastic gradient (d_1 = g_1, k = 1);
+    ``update(state, g, g_prev)`` folds in the gradient g at the new query point and, when
+    ``needs_prev_grad``, the gradient g_prev at the worker's previous query point on the
+    SAME sample. Both act on tensors (..., d): every worker of every run at once. The
+    message a worker sends is ``state.d``.
+    """
+
+    name: str
+    init: Callable
+    update: Callable
+    needs_prev_grad: bool = False
+
+
+def _init(g: torch.Tensor) -> EstimatorState:
+    return EstimatorState(g.clone(), torch.ones(g.shape[:-1], dtype=torch.int64, device=g.device))
+
+
+def sgd() -> Estimator:
+    """The stochastic gradient itself: d_t = g_t. (STORM with beta = 1.)"""
+    def update(state, g, g_prev=None):
+        return EstimatorState(g.clone(), state.k + 1)
+    return Estimator("sgd", _init, update)
+
+
+def momentum(beta: float = 0.9, *, form: str = "ema") -> Estimator:
+    """Worker momentum [KHJ21]: exponential moving average of the worker's gradients.
+
+    .. math:: m_t = \\beta m_{t-1} + (1 - \\beta) g_t  \\quad(\\text{form="ema"}),\\qquad
+              m_t = \\beta m_{t-1} + g_t \\quad(\\text{form="heavy_ball"}),\\qquad m_1 = g_1
+
+    ``beta`` is the momentum parameter (the authors' code uses 0.9 [digest §3.6, §4.3]).
+
+    .. note:: Its error does not vanish with t: the EMA of iid noise has variance
+       (1 - beta)/(1 + beta) sigma^2 at stationarity, plus a bias from the moving point.
+    """
+    beta = _checks.real("momentum", "beta", beta, low=0, high=1, high_open=True)
+    _checks.one_of("momentum", "form", form, {"ema", "heavy_ball"})
+    scale = 1.0 if form == "heavy_ball" else 1.0 - beta
+
+    def update(state, g, g_prev=None):
+        return EstimatorState(beta * state.d + scale * g, state.k + 1)
+    return Estimator(f"momentum[beta={beta}]" + ("" if form == "ema" else "[heavy_ball]"), _init, update)
+
+
+def storm(beta="1/t", *, code_rounding: bool = False) -> Estimator:
+    """STORM corrected momentum [CO19], with the schedule of mu^2-SGD [Lev23] by default.
+
+    .. math:: d_t = g(x_t; z_t) + (1 - \\beta_t)\\,\\big(d_{t-1} - g(x_{t-1}; z_t)\\big), \\qquad d_1 = g(x_1; z_1)
+
+    Both gradients use the same sample z_t (``g``, ``g_prev``). ``beta`` is a constant in
+    (0, 1], ``"1/t"`` (beta_t = 1/t, which makes t eps_t a martingale sum and
+    E||d_t - grad f(x_t)||^2 <= (2 sigma^2 + 8 D^2 sigma_L^2)/t along AnyTime iterates
+    [digest §3.3, D]) or a callable of the worker's count k (a tensor). t counts the
+    worker's own gradients, so asynchronous workers follow their own schedule.
+
+    ``code_rounding=True`` reproduces the authors' code: beta_t = max(round(beta_t, 3), 0.01),
+    which is the constant 0.01 from t = 96 on [digest §6 row 2].
+
+    .. note:: With beta = 1 this is SGD exactly (the correction is multiplied by 0).
+    """
+    beta = _schedule("storm", "beta", beta)
+
+    def update(state, g, g_prev):
+        k = state.k + 1
+        return EstimatorState(g + (1 - _beta_at(beta, k, code_rounding)).to(g.dtype) * (state.d - g_prev), k)
+    tag = "" if beta == "1/t" else f"[beta={beta if not callable(beta) else getattr(beta, '__name__', 'fn')}]"
+    return Estimator("storm" + tag + ("[code]" if code_rounding else ""), _init, update, needs_prev_grad=True)
+
+
+ESTIMATORS = {"sgd": sgd, "momentum": momentum, "storm": storm}
+"""Worker estimators by name: ``ESTIMATORS[name](**params)``."""
+
+
+# -- server rules ------------------------------------------------------------------------------
+
+
+class ServerState(NamedTuple):
+    """The server's iterates: ``w`` (R, d) the online learner's point, ``x`` (R, d) the query
+    point sent to workers, ``out`` (R, d) the output the guarantees are about, ``t`` the
+    number of updates made."""
+
+    w: torch.Tensor
+    x: torch.Tensor
+    out: torch.Tensor
+    t: int
+
+
+class Server(NamedTuple):
+    """A server rule: ``init(x1)`` and ``update(state, d_hat)`` over (R, d) tensors."""
+
+    name: str
+    init: Callable
+    update: Callable
+
+
+def _step_size(eta, t: int) -> float:
+    return float(eta(t)) if callable(eta) else eta
+
+
+def projected_sgd(eta, domain: Domain | None = None, *, average: bool = False) -> Server:
+    """Projected stochastic gradient step: w_{t+1} = Pi_K(w_t - eta_t d_hat_t), queried at w.
+
+    ``eta`` is a constant or a callable of t (1-based). ``average=True`` outputs the
+    uniform average of w_1..w_{t+1} (Polyak-Ruppert), the point of the classical convex
+    SGD guarantee [Bub15, §6.1]; otherwise the last iterate.
+    """
+    if not callable(eta):
+        eta = _checks.real("projected_sgd", "eta", eta, low=0, low_open=True)
+    domain = domain or None
+
+    def init(x1):
+        return ServerState(x1, x1, x1, 0)
+
+    def update(state, d_hat):
+        t = state.t + 1
+        w = state.w - _step_size(eta, t) * d_hat
+        w = domain.project(w) if domain is not None else w
+        out = state.out + (w - state.out) / (t + 1) if average else w
+        return ServerState(w, w, out, t)
+    return Server("sgd" + ("[avg]" if average else ""), init, update)
+
+
+def anytime(eta, domain: Domain | None = None, *, gamma=None, step: str = "eta_alpha",
+            code_rounding: bool = False) -> Server:
+    """AnyTime-SGD [Cut19] with alpha_t = t: gradients are queried at the weighted average.
+
+    .. math::
+        w_{t+1} = \\Pi_K(w_t - \\eta\\,\\alpha_t\\,\\hat d_t), \\qquad
+        x_{t+1} = \\frac{\\alpha_{1:t}}{\\alpha_{1:t+1}} x_t + \\frac{\\alpha_{t+1}}{\\alpha_{1:t+1}} w_{t+1}
+        = x_t + \\gamma_{t+1} (w_{t+1} - x_t), \\qquad \\gamma_{t+1} = \\frac{2}{t + 2}
+
+    so x_t = sum_{s<=t} s w_s / (t(t+1)/2) and ||x_{t+1} - x_t|| <= 2 D/(t + 2) [digest §3.1].
+    ``eta`` is the base step; ``step="eta_alpha"`` is the paper's eta alpha_t,
+    ``step="eta"`` the authors' code's plain eta [digest §6 row 1]. ``gamma`` (a constant)
+    replaces 2/(t+2), as in the authors' asynchronous code (gamma = 0.1). ``code_rounding``
+    reproduces the synchronous code's mixing weight max(round(2/(t+1), 3), 0.01) at its
+    t-th step (that is alpha_t = t - 1: x_2 = w_2).
+
+    .. note:: The authors' repositories do not project; here w is projected whenever the
+       objective has a constraint set.
+    """
+    if not callable(eta):
+        eta = _checks.real("anytime", "eta", eta, low=0, low_open=True)
+    _checks.one_of("anytime", "step", step, {"eta_alpha", "eta"})
+    if gamma is not None:
+        gamma = _checks.real("anytime", "gamma", gamma, low=0, low_open=True, high=1)
+
+    def init(x1):
+        return ServerState(x1, x1, x1, 0)
+
+    def update(state, d_hat):
+        t = state.t + 1
+        lr = _step_size(eta, t) * (t if step == "eta_alpha" else 1)
+        w = state.w - lr * d_hat
+        w = domain.project(w) if domain is not None else w
+        if gamma is not None:
+            g = gamma
+        elif code_rounding:
+            g = float(_rounded(torch.tensor(2.0 / (t + 1), dtype=torch.float64)))
+        else:
+            g = 2.0 / (t + 2)
+        x = state.x + g * (w - state.x)
+        return ServerState(w, x, x, t)
+    tag = (f"[gamma={gamma}]" if gamma is not None else "") + ("[step=eta]" if step == "eta" else "") \
+        + ("[code]" if code_rounding else "")
+    return Server("anytime" + tag, init, update)
+
+
+# -- algorithms = estimator + server ------------------------------------------------------------
+
+
+class Algorithm(NamedTuple):
+    """A worker estimator, a server rule, and optional per-worker gradient clipping
+    (the authors' synchronous code clips each worker's gradient to norm 2.0)."""
+
+    name: str
+    estimator: Estimator
+    server: Server
+    clip: float | None = None
+
+
+def _clip(clip):
+    return None if clip is None else _checks.real("algorithm", "clip", clip, low=0, low_open=True)
+
+
+def _alg(name, est, server, clip=None):
+    return Algorithm(name, est, server, _clip(clip))
+
+
+ALGORITHMS = {
+    "sgd": lambda eta, domain=None, average=False, clip=None: _alg(
+        "sgd", sgd(), projected_sgd(eta, domain, average=average), clip),
+    "momentum": lambda eta, domain=None, beta=0.9, form="ema", clip=None: _alg(
+        f"momentum[beta={beta}]", momentum(beta, form=form), projected_sgd(eta, domain), clip),
+    "storm": lambda eta, domain=None, beta=0.1, clip=None: _alg(
+        f"storm[beta={beta}]", storm(beta), projected_sgd(eta, domain), clip),
+    "anytime_sgd": lambda eta, domain=None, clip=None: _alg("anytime_sgd", sgd(), anytime(eta, domain), clip),
+    "mu2sgd": lambda eta, domain=None, clip=None: _alg("mu2sgd", storm("1/t"), anytime(eta, domain), clip),
+    # The authors' synchronous code [digest §4.3]: step eta without alpha_t, rounded and floored
+    # schedules, per-worker clipping at 2.0.
+    "mu2sgd_code_sync": lambda eta, domain=None, clip=2.0: _alg(
+        "mu2sgd_code_sync", storm("1/t", code_rounding=True),
+        anytime(eta, domain, step="eta", code_rounding=True), clip),
+    # The authors' asynchronous code [digest §5.4]: fixed beta = 0.25 and gamma = 0.1, step eta.
+    "mu2sgd_code_async": lambda eta, domain=None, beta=0.25, gamma=0.1, clip=None: _alg(
+        "mu2sgd_code_async", storm(beta), anytime(eta, domain, gamma=gamma, step="eta"), clip),
+}
+"""Algorithms by name: ``ALGORITHMS[name](eta=..., domain=..., **params)``."""
+
+
+def make_algorithm(spec, *, domain: Domain | None = None) -> Algorithm:
+    """An Algorithm from an instance, a name with ``eta`` given separately, or a dict
+    {"name": ..., "eta": ..., **params}. ``domain`` is the constraint set to project on."""
+    if isinstance(spec, Algorithm):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        _checks.fail("make_algorithm", "spec", "be an Algorithm or a dict with 'name' and 'eta'", spec,
+                     kind=TypeError)
+    if spec["name"] not in ALGORITHMS:
+        raise ValueError(f"Unknown algorithm {spec['name']!r}. Known algorithms: {sorted(ALGORITHMS)}.")
+    params = {k: v for k, v in spec.items() if k != "name"}
+    if "eta" not in params:
+        _checks.fail("make_algorithm", "eta", f"be given for {spec['name']!r} (the step size)", None)
+    if isinstance(domain, Unconstrained):
+        domain = None
+    try:
+        return ALGORITHMS[spec["name"]](domain=domain, **params)
+    except TypeError as e:
+        raise TypeError(f"Bad options for algorithm {spec['name']!r}: {e}") from None

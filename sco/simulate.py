@@ -1,0 +1,483 @@
+"""The batched simulator: R runs x m workers x d as one tensor program, synchronous or asynchronous."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__, _checks
+from .aggregators import parse as parse_aggregator
+from .arrivals import ArrivalModel, make_arrivals
+from .backend import resolve
+from .estimators import EstimatorState, make_algorithm
+from .objectives import Objective, make_objective
+from .oracle import Oracle
+from .random import Stream
+from .trace import Trace, log_steps
+
+LABEL_FLIP = ("label_flip", "lf", "LabelFlipping")
+_DTYPES = {"float64": torch.float64, "float32": torch.float32, "double": torch.float64, "float": torch.float32}
+
+
+@dataclass
+class Experiment:
+    """A complete experiment configuration, as a TOML file or a dict would give it.
+
+    Parameters
+    ----------
+    objective : a name of :data:`sco.objectives.OBJECTIVES`, a dict {"name": ..., **params},
+        or an :class:`~sco.objectives.Objective`.
+    noise, heterogeneity : see :class:`~sco.oracle.Oracle` (names, dicts or objects).
+    m : total number of workers; f : how many of them are Byzantine (ids m-f..m-1).
+    attack : the Byzantine behaviour (a name of :data:`sco.attacks.ATTACKS`, a dict, or
+        "label_flip": Byzantine workers run the algorithm on the label-flipped objective).
+    aggregator : a spec of :func:`sco.aggregators.parse` ("ctma(cwmed)", ...).
+    lam : the Byzantine fraction declared to the aggregator (default: f/m synchronously,
+        the arrival model's expected Byzantine share asynchronously).
+    algorithm : a dict {"name": ..., "eta": ..., **params} of :data:`sco.estimators.ALGORITHMS`.
+    T : number of server steps. seeds : an int n (seeds 0..n-1) or a list of seeds: one run each.
+    arrivals : None for synchronous training, else an arrival model (a dict or object of
+        :mod:`sco.arrivals`): one message arrives per server step [DL24b].
+    weights : asynchronous aggregation weights: "counts" (each worker's number of updates,
+        [DL24b]), "uniform", or m numbers.
+    log : "geometric" (about 48 steps), an int k (every k-th step) or a list of steps.
+    device, dtype : where and in what precision to run (defaults: CUDA if present; float64
+        on CPU, float32 on GPU).
+    progress : show a progress bar (default: when stderr is a terminal).
+    """
+
+    objective: Any = "quadratic"
+    noise: Any = None
+    heterogeneity: Any = None
+    m: int = 1
+    f: int = 0
+    attack: Any = None
+    aggregator: Any = "mean"
+    lam: float | None = None
+    algorithm: Any = field(default_factory=lambda: {"name": "mu2sgd", "eta": 0.1})
+    T: int = 100
+    seeds: Any = 1
+    arrivals: Any = None
+    weights: Any = "counts"
+    log: Any = "geometric"
+    device: str | None = None
+    dtype: str | None = None
+    progress: bool | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Experiment:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"Unknown experiment keys {unknown}. Known keys: {sorted(names)}.")
+        return cls(**d)
+
+    @classmethod
+    def from_toml(cls, path) -> Experiment:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        with open(path, "rb") as fh:
+            try:
+                return cls.from_dict(tomllib.load(fh))
+            except tomllib.TOMLDecodeError as e:
+                raise ValueError(f"{path}: malformed TOML: {e}") from None
+
+    def replace(self, **changes) -> Experiment:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """A JSON-able description (objects are replaced by their parameters)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Objective):
+                v = v.spec
+            elif hasattr(v, "params") and callable(v.params):
+                v = v.params()
+            elif hasattr(v, "name") and not isinstance(v, (str, dict, list)):
+                v = v.name
+            out[f.name] = v
+        return out
+
+
+class Plan:
+    """An :class:`Experiment` resolved and validated: every object built, every size checked,
+    before a single step runs."""
+
+    def __init__(self, exp: Experiment):
+        self.exp = exp
+        owner = "Experiment"
+        self.m = _checks.integer(owner, "m", exp.m, low=1)
+        self.f = _checks.integer(owner, "f", exp.f, low=0, high=self.m - 1)
+        self.h = self.m - self.f
+        self.T = _checks.integer(owner, "T", exp.T, low=1)
+        self.seeds = _seeds(exp.seeds)
+        dtype = _DTYPES.get(exp.dtype, exp.dtype) if isinstance(exp.dtype, str) else exp.dtype
+        if isinstance(exp.dtype, str) and exp.dtype not in _DTYPES:
+            _checks.fail(owner, "dtype", f"be one of {sorted(_DTYPES)}", exp.dtype)
+        self.device, self.dtype = resolve(exp.device, dtype)
+        obj = exp.objective
+        if isinstance(obj, str):
+            obj = make_objective(obj)
+        elif isinstance(obj, dict):
+            if "name" not in obj:
+                _checks.fail(owner, "objective", "have a 'name' key", obj)
+            obj = make_objective(**obj)
+        elif not isinstance(obj, Objective):
+            _checks.fail(owner, "objective", "be a name, a dict or an Objective", obj, kind=TypeError)
+        self.oracle = Oracle(obj, exp.noise, exp.heterogeneity, m=self.h)
+        self.objective = self.oracle.objective
+        self.algorithm = make_algorithm(exp.algorithm, domain=self.objective.domain)
+        self.aggregator = parse_aggregator(exp.aggregator)
+        self.arrivals: ArrivalModel | None = None if exp.arrivals is None else make_arrivals(exp.arrivals)
+        self.label_flip = isinstance(exp.attack, str) and exp.attack in LABEL_FLIP or (
+            isinstance(exp.attack, dict) and exp.attack.get("name") in LABEL_FLIP)
+        self.attack = None
+        if self.f and exp.attack is None:
+            _checks.fail(owner, "attack", f"be given when f={self.f} workers are Byzantine", None)
+        if not self.f and exp.attack is not None:
+            _checks.fail(owner, "attack", "be None when f = 0 (no Byzantine workers)", exp.attack)
+        if self.f and not self.label_flip:
+            from .attacks import make_attack
+            self.attack = make_attack(exp.attack)
+        self.byz_oracle = None
+        if self.label_flip:
+            if not hasattr(obj, "flip_labels"):
+                _checks.fail(owner, "attack", "be used with a classification objective (a GLM)", exp.attack)
+            self.byz_oracle = Oracle(obj.flip_labels(), exp.noise, None, m=self.f)
+        if exp.lam is not None:
+            self.lam = _checks.real(owner, "lam", exp.lam, low=0, high=0.5, high_open=True)
+        elif self.arrivals is None:
+            self.lam = self.f / self.m
+        else:
+            self.lam = self.arrivals.lam if self.arrivals.lam is not None else self.f / self.m
+        self.weights = None
+        if self.arrivals is not None:
+            w = exp.weights
+            if isinstance(w, str):
+                _checks.one_of(owner, "weights", w, {"counts", "uniform"})
+                self.weights = w
+            else:
+                wt = torch.as_tensor(w, dtype=torch.float64)
+                if wt.shape != (self.m,) or (wt < 0).any() or wt.sum() <= 0:
+                    _checks.fail(owner, "weights", f"be 'counts', 'uniform' or {self.m} nonnegative numbers", w)
+                self.weights = wt
+        self.log = log_steps(self.T, exp.log)
+        self.progress = sys.stderr.isatty() if exp.progress is None else bool(exp.progress)
+        self.state_bytes = self._state_bytes()
+        _check_memory(self.state_bytes, self.device)
+
+    def _state_bytes(self) -> int:
+        """Bytes of the largest tensors the loop keeps: messages, estimator states, and in
+        asynchronous runs the table and each worker's previous query point, plus about three
+        (R, m, d) temporaries for gradients and aggregation."""
+        R, d, item = len(self.seeds), self.objective.d, torch.finfo(self.dtype).bits // 8
+        n = 5 + (2 if self.arrivals is not None else 0)
+        return n * R * self.m * d * item
+
+    def run(self) -> Trace:
+        return _Simulation(self).run()
+
+
+def _seeds(seeds) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        n = _checks.integer("Experiment", "seeds", seeds, low=1)
+        return list(range(n))
+    seeds = list(seeds)
+    if not seeds:
+        _checks.fail("Experiment", "seeds", "hold at least one seed", seeds)
+    return [_checks.integer("Experiment", "seeds", s, low=0) for s in seeds]
+
+
+def _available_bytes(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(need: int, device: torch.device):
+    avail = _available_bytes(device)
+    if avail is not None and need > 0.9 * avail:
+        raise MemoryError(
+            f"This run needs about {need / 2**30:.2f} GiB of {device.type} memory for its state "
+            f"and has {avail / 2**30:.2f} GiB available. Reduce the number of seeds, workers m or "
+            f"the dimension d, or use dtype='float32'.")
+
+
+def run(exp) -> Trace:
+    """Run an :class:`Experiment` (or a dict of its fields) and return its :class:`~sco.trace.Trace`."""
+    if isinstance(exp, dict):
+        exp = Experiment.from_dict(exp)
+    return Plan(exp).run()
+
+
+class _Simulation:
+    """The loop over time steps. Everything inside a step is batched over runs and workers.
+
+    Step t (1-based), for every run at once:
+      1. the arriving workers (all of them, synchronously) deliver their messages to the
+         server's table; Byzantine arrivals deliver the attack's rows, computed now from
+         the honest rows (omniscient attacker);
+      2. the aggregator combines the table (weights: counts, uniform or given);
+      3. the server updates (step, projection, AnyTime averaging): x_{t+1};
+      4. the arriving honest workers compute their next message at x_{t+1}: a fresh sample
+         z, the gradient there and, for STORM, at their previous query point on z.
+    Synchronously every message is fresh (staleness 0); asynchronously a message waits in
+    flight until its worker's next arrival, and its staleness is the number of steps since
+    the query point it was computed at.
+    """
+
+    def __init__(self, plan: Plan):
+        self.p = plan
+        self.R = len(plan.seeds)
+        self.stream = Stream(plan.seeds, device=plan.device)
+        self.dev, self.dt = plan.device, plan.dtype
+        self.d = plan.objective.d
+        self.est = plan.algorithm.estimator
+        self.rows = torch.arange(self.R, device=self.dev)
+
+    # -- oracle calls: fresh samples for given workers at given points ------------------------
+
+    def _grads(self, oracle, x, x_prev, k, workers):
+        """The k-th gradients of ``workers`` at x (and at x_prev on the same sample):
+        each (R, w, d). k is an int (synchronous) or a per-run tensor (asynchronous)."""
+        s = self.stream.fold("grad" if oracle is self.p.oracle else "grad-byzantine", k)
+        sample = oracle.draw(s, workers, dtype=self.dt)
+        g = self._clip(oracle.grad(x, sample))
+        g_prev = self._clip(oracle.grad(x_prev, sample)) if x_prev is not None and self.est.needs_prev_grad else None
+        return g, g_prev
+
+    def _clip(self, g):
+        c = self.p.algorithm.clip
+        if c is None:
+            return g
+        return g * torch.clamp(c / g.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(g.dtype).tiny), max=1.0)
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def run(self) -> Trace:
+        p, R, d = self.p, self.R, self.d
+        start = time.perf_counter()
+        x1 = p.objective.x0.to(self.dev, self.dt).expand(R, d).clone()
+        self.srv = p.algorithm.server.init(x1)
+        self.center = torch.zeros(R, d, dtype=self.dt, device=self.dev)  # centered clipping's v_0
+        # every worker's first message is computed at x_1
+        g, _ = self._grads(p.oracle, x1[:, None, :], None, 1, None)
+        self.honest = self.est.init(g)  # (R, h, d)
+        self.byz = None
+        if p.byz_oracle is not None:
+            g, _ = self._grads(p.byz_oracle, x1[:, None, :], None, 1, None)
+            self.byz = self.est.init(g)  # (R, f, d)
+        self.log_idx = {int(t): j for j, t in enumerate(p.log)}
+        self.metrics = {k: np.full((R, len(p.log)), np.nan) for k in self._metric_names()}
+        events = self._run_sync() if p.arrivals is None else self._run_async()
+        constants = p.oracle.constants()
+        constants.update(lam=p.lam, f=p.f, m_total=p.m)
+        meta = {"sco_version": __version__, "seconds": time.perf_counter() - start, "device": str(self.dev),
+                "dtype": str(self.dt).replace("torch.", ""), "aggregator": p.aggregator.name,
+                "algorithm": p.algorithm.name, "state_bytes": p.state_bytes}
+        if p.arrivals is not None:
+            byz = events["worker"] >= p.h
+            meta["realized_lam"] = byz.mean(axis=1).tolist()
+        config = p.exp.to_dict()
+        config["aggregator"] = p.aggregator.name
+        return Trace(config, p.seeds, p.log.copy(), self.metrics, events, _jsonable(constants), meta)
+
+    def _metric_names(self):
+        names = ["excess", "grad_norm_sq", "estimator_error", "honest_error", "aggregation_error", "honest_spread"]
+        if self.p.arrivals is not None:
+            names += ["staleness", "byzantine_weight"]
+        if not self.p.objective.convex:
+            names.remove("excess")
+        return names
+
+    def _progress(self):
+        if self.p.state_bytes > 2**30:
+            print(f"sco: state of about {self.p.state_bytes / 2**30:.2f} GiB "
+                  f"(R={self.R}, m={self.p.m}, d={self.d}, {self.dt})", file=sys.stderr)
+        if not self.p.progress:
+            return range(1, self.p.T + 1)
+        from tqdm import tqdm
+        return tqdm(range(1, self.p.T + 1), desc="sco", unit="step", file=sys.stderr)
+
+    def _aggregate(self, table, weights, t):
+        p = self.p
+        gen = self.stream.fold("aggregate", t) if p.aggregator.needs_generator else None
+        d_hat = p.aggregator(table, weights, lam=p.lam, center=self.center, generator=gen)
+        self.center = d_hat
+        return d_hat
+
+    def _attack_rows(self, honest_msgs, honest_w, n, t):
+        return self.p.attack(honest_msgs, honest_w, n_byz=n, generator=self.stream.fold("attack", t))
+
+    # -- synchronous --------------------------------------------------------------------------
+
+    def _run_sync(self) -> dict:
+        p = self.p
+        for t in self._progress():
+            msgs = self.honest.d  # (R, h, d)
+            if p.f:
+                byz = self.byz.d if self.byz is not None else self._attack_rows(msgs, None, p.f, t)
+                table = torch.cat([msgs, byz.to(msgs.dtype)], dim=1)  # (R, m, d)
+            else:
+                table = msgs
+            x_t = self.srv.x
+            d_hat = self._aggregate(table, None, t)
+            self.srv = p.algorithm.server.update(self.srv, d_hat)
+            if t in self.log_idx:
+                self._log(t, x_t, d_hat, msgs, None, None)
+            if t == p.T:
+                break
+            x_next = self.srv.x[:, None, :]
+            g, g_prev = self._grads(p.oracle, x_next, x_t[:, None, :], t + 1, None)
+            self.honest = self.est.update(self.honest, g, g_prev)
+            if self.byz is not None:
+                g, g_prev = self._grads(p.byz_oracle, x_next, x_t[:, None, :], t + 1, None)
+                self.byz = self.est.update(self.byz, g, g_prev)
+        return {}
+
+    # -- asynchronous ---------------------------------------------------------------------------
+
+    def _run_async(self) -> dict:
+        p, R, h = self.p, self.R, self.p.h
+        arr = p.arrivals.generate(self.stream.fold("arrivals"), p.T, h, p.f)
+        workers = arr.workers.to(self.dev)
+        if workers.dim() == 2:
+            workers = workers[..., None]  # (R, T, k): k workers arrive per step (k = 1 here)
+        k_arr = workers.shape[-1]
+        x1 = self.srv.x
+        # warm-up, as the authors' code [digest §5.4]: each worker's first message d_1, computed
+        # at x_1, is in the table with weight 1 and is also the message in flight, delivered at
+        # the worker's first arrival (so that "every worker arrives every step" is exactly the
+        # synchronous model).
+        table = torch.empty(R, p.m, self.d, dtype=self.dt, device=self.dev)
+        table[:, :h] = self.honest.d
+        if p.f:
+            table[:, h:] = self.byz.d if self.byz is not None else \
+                self._attack_rows(self.honest.d, None, p.f, 0).to(self.dt)
+        counts = torch.ones(R, p.m, dtype=torch.float64, device=self.dev)
+        computed_at = torch.ones(R, p.m, dtype=torch.int64, device=self.dev)  # query-point index of messages
+        in_table_at = computed_at.clone()  # ... of the message now in the table
+        self.prev_point = x1[:, None, :].expand(R, h, self.d).clone()  # each honest worker's last query point
+        self.byz_prev = None if self.byz is None else x1[:, None, :].expand(R, p.f, self.d).clone()
+        staleness = np.zeros((R, p.T, k_arr), dtype=np.int64)
+        for t in self._progress():
+            w_t = workers[:, t - 1]  # (R, k)
+            is_byz = w_t >= h
+            ih = torch.where(is_byz, 0, w_t)
+            # 1. deliver the in-flight messages of the arriving workers
+            rows = self.rows[:, None]
+            new = self.honest.d[rows, ih]  # (R, k, d)
+            if p.f and bool(is_byz.any()):
+                if self.byz is not None:
+                    ib = torch.where(is_byz, w_t - h, 0)
+                    byz_rows = self.byz.d[rows, ib]
+                else:
+                    byz_rows = self._attack_rows(table[:, :h], counts[:, :h].to(self.dt), k_arr, t).to(self.dt)
+                new = torch.where(is_byz[..., None], byz_rows, new)
+            table[rows, w_t] = new
+            counts[rows, w_t] += 1
+            in_table_at[rows, w_t] = computed_at[rows, w_t]
+            staleness[:, t - 1] = (t - computed_at[rows, w_t]).cpu().numpy()
+            # 2.-3. aggregate and step
+            weights = counts.to(self.dt) if p.weights == "counts" else None if p.weights == "uniform" \
+                else p.weights.to(self.dev, self.dt).expand(R, p.m)
+            x_t = self.srv.x
+            d_hat = self._aggregate(table, weights, t)
+            self.srv = p.algorithm.server.update(self.srv, d_hat)
+            if t in self.log_idx:
+                wh = None if weights is None else weights[:, :h]
+                self._log(t, x_t, d_hat, table[:, :h], wh, (weights, t - in_table_at))
+            if t == p.T:
+                break
+            # 4. the arriving workers start their next computation at x_{t+1}
+            x_next = self.srv.x[:, None, :]
+            self._advance(p.oracle, "honest", torch.where(is_byz, -1, w_t), x_next)
+            if self.byz is not None:
+                self._advance(p.byz_oracle, "byz", torch.where(is_byz, w_t - h, -1), x_next)
+            computed_at[rows, w_t] = t + 1
+        final = counts.cpu().numpy()
+        return {"worker": workers[..., 0].cpu().numpy() if k_arr == 1 else workers.cpu().numpy(),
+                "staleness": staleness[..., 0] if k_arr == 1 else staleness,
+                "time": arr.times.cpu().numpy(), "final_weights": final}
+
+    def _advance(self, oracle, group, who, x_next):
+        """Workers ``who`` (R, k) of ``group`` (-1: none in that run) compute their next
+        message at x_next (R, 1, d), with their own step counts."""
+        state = self.honest if group == "honest" else self.byz
+        prev = self.prev_point if group == "honest" else self.byz_prev
+        active = who >= 0  # (R, k)
+        i = who.clamp_min(0)
+        rows = self.rows[:, None]
+        old = EstimatorState(state.d[rows, i], state.k[rows, i])  # (R, k, d), (R, k)
+        g, g_prev = self._grads(oracle, x_next, prev[rows, i], old.k + 1, i)
+        upd = self.est.update(old, g, g_prev)
+        # written back in place: the loop owns these tensors, and copying (R, m, d) per step
+        # would cost more than the step itself when m is large
+        state.d[rows, i] = torch.where(active[..., None], upd.d, old.d)
+        state.k[rows, i] = torch.where(active, upd.k, old.k)
+        prev[rows, i] = torch.where(active[..., None], x_next.expand_as(g), prev[rows, i])
+
+    # -- metrics ----------------------------------------------------------------------------------
+
+    def _log(self, t, x_t, d_hat, honest, wh, stale):
+        j = self.log_idx[t]
+        obj = self.p.objective
+        out = self.srv.out
+        m = self.metrics
+        with torch.no_grad():
+            if "excess" in m:
+                m["excess"][:, j] = _np(obj.excess(out))
+            m["grad_norm_sq"][:, j] = _np(obj.grad_norm_sq(out))
+            g_true = obj.grad(x_t)  # (R, d)
+            if wh is None:
+                dbar = honest.mean(1)
+                spread = (honest - dbar[:, None]).square().sum(-1).mean(-1)
+            else:
+                pw = wh / wh.sum(-1, keepdim=True)  # (R, h)
+                dbar = (pw[..., None] * honest).sum(1)
+                spread = (pw * (honest - dbar[:, None]).square().sum(-1)).sum(-1)
+            m["estimator_error"][:, j] = _np((d_hat - g_true).square().sum(-1))
+            m["honest_error"][:, j] = _np((dbar - g_true).square().sum(-1))
+            m["aggregation_error"][:, j] = _np((d_hat - dbar).square().sum(-1))
+            m["honest_spread"][:, j] = _np(spread)
+            if stale is not None:
+                weights, age = stale
+                w = torch.ones_like(age, dtype=torch.float64) if weights is None else weights.to(torch.float64)
+                m["staleness"][:, j] = _np((w * age).sum(-1) / w.sum(-1))
+                m["byzantine_weight"][:, j] = _np(w[:, self.p.h:].sum(-1) / w.sum(-1))
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy()
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, torch.Tensor):
+            v = v.tolist()
+        elif isinstance(v, float) and not math.isfinite(v):
+            v = str(v)
+        out[k] = v
+    return out
