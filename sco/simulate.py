@@ -380,7 +380,7 @@ class _Simulation:
         in_table_at = computed_at.clone()  # ... of the message now in the table
         self.prev_point = x1[:, None, :].expand(R, h, self.d).clone()  # each honest worker's last query point
         self.byz_prev = None if self.byz is None else x1[:, None, :].expand(R, p.f, self.d).clone()
-        staleness = np.zeros((R, p.T, k_arr), dtype=np.int64)
+        staleness = torch.zeros(R, p.T, k_arr, dtype=torch.int64, device=self.dev)
         for t in self._progress():
             w_t = workers[:, t - 1]  # (R, k)
             is_byz = w_t >= h
@@ -388,7 +388,7 @@ class _Simulation:
             # 1. deliver the in-flight messages of the arriving workers
             rows = self.rows[:, None]
             new = self.honest.d[rows, ih]  # (R, k, d)
-            if p.f and bool(is_byz.any()):
+            if p.f:  # no .any() test: it would synchronize a GPU at every step
                 if self.byz is not None:
                     ib = torch.where(is_byz, w_t - h, 0)
                     byz_rows = self.byz.d[rows, ib]
@@ -398,7 +398,7 @@ class _Simulation:
             table[rows, w_t] = new
             counts[rows, w_t] += 1
             in_table_at[rows, w_t] = computed_at[rows, w_t]
-            staleness[:, t - 1] = (t - computed_at[rows, w_t]).cpu().numpy()
+            staleness[:, t - 1] = t - computed_at[rows, w_t]
             # 2.-3. aggregate and step
             weights = counts.to(self.dt) if p.weights == "counts" else None if p.weights == "uniform" \
                 else p.weights.to(self.dev, self.dt).expand(R, p.m)
@@ -417,6 +417,7 @@ class _Simulation:
                 self._advance(p.byz_oracle, "byz", torch.where(is_byz, w_t - h, -1), x_next)
             computed_at[rows, w_t] = t + 1
         final = counts.cpu().numpy()
+        staleness = staleness.cpu().numpy()
         return {"worker": workers[..., 0].cpu().numpy() if k_arr == 1 else workers.cpu().numpy(),
                 "staleness": staleness[..., 0] if k_arr == 1 else staleness,
                 "time": arr.times.cpu().numpy(), "final_weights": final}

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -55,6 +57,13 @@ def test_normal_moments():
     assert abs(z.var().item() - 1) < 6 * 7.1e-4
     tail = (z > 2).double().mean().item()
     assert abs(tail - 0.5 * math.erfc(2 / math.sqrt(2))) < 6 * 1.1e-4
+
+
+def test_float32_normals_have_the_normal_law():
+    import scipy.stats
+    z = Stream(list(range(8))).normal((50_000,), torch.float32).reshape(-1).double().numpy()
+    assert scipy.stats.kstest(z, "norm").pvalue > 1e-4  # false failure 1e-4 for another seed
+    assert abs(z.mean()) < 6 / np.sqrt(z.size) and abs(z.var() - 1) < 6 * np.sqrt(2 / z.size)
 
 
 def test_uniform_is_open_interval_in_both_dtypes():
