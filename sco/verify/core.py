@@ -1,0 +1,190 @@
+"""Claims: an experiment, the bound it tests, the statistic, the tolerance, and a sentence."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import _checks
+from ..rates.fit import CheckResult, PowerLawFit, fit_power_law
+from ..simulate import Experiment, Plan
+
+SUITES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Context:
+    """How a claim is run: the suite's sizes, the base seed, the number of seeds (None: the
+    suite's), device and dtype, and ``plant``: deliberate bugs or false theories, used by the
+    tests that show every claim can fail (e.g. {"theory": "wrong_exponent"})."""
+
+    suite: str = "quick"
+    seed: int = 0
+    n_seeds: int | None = None
+    device: str | None = None
+    dtype: str | None = None
+    plant: frozenset = frozenset()
+
+    def seeds(self, quick: int, full: int | None = None) -> list[int]:
+        """The run seeds: ``n`` consecutive seeds starting at 1000 * seed."""
+        n = self.n_seeds or (quick if self.suite == "quick" else (full or 4 * quick))
+        return [1000 * self.seed + i for i in range(n)]
+
+    def size(self, quick, full):
+        return quick if self.suite == "quick" else full
+
+    def planted(self, bug: str) -> bool:
+        return bug in self.plant
+
+
+@dataclass
+class Series:
+    """One curve of a claim's figure: ``y`` (n_seeds, n_grid) against ``x`` (n_grid,), with an
+    optional fitted power law and a bound evaluated on the grid."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+    fit: PowerLawFit | None = None
+    bound: np.ndarray | None = None
+    bound_label: str = ""
+
+
+@dataclass
+class Figure:
+    xlabel: str
+    ylabel: str
+    series: list = field(default_factory=list)
+    logx: bool = True
+    logy: bool = True
+
+
+@dataclass
+class ClaimResult:
+    """The outcome of running a claim: its checks (each with its own verdict), the figure
+    data, and how long it took."""
+
+    claim: Claim
+    checks: list
+    figure: Figure | None
+    seconds: float
+    error: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "error"
+        verdicts = {c.verdict for c in self.checks}
+        if "fail" in verdicts:
+            return "fail"
+        return "pass" if verdicts == {"pass"} else "inconclusive"
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    def to_dict(self) -> dict:
+        return {"name": self.claim.name, "sentence": self.claim.sentence, "source": self.claim.source,
+                "family": self.claim.family, "verdict": self.verdict, "seconds": self.seconds,
+                "error": self.error, "checks": [c.to_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement of a paper that an experiment can test.
+
+    ``run(ctx)`` returns (checks, figure); ``family`` groups claims in reports; ``sentence``
+    is what a reader should take away; ``source`` points to the paper or the digest.
+    """
+
+    name: str
+    sentence: str
+    source: str
+    family: str
+    run_fn: Callable = dataclasses.field(repr=False, compare=False)
+
+    def run(self, ctx: Context | None = None) -> ClaimResult:
+        ctx = ctx or Context()
+        _checks.one_of("Claim.run", "suite", ctx.suite, set(SUITES))
+        start = time.perf_counter()
+        checks, figure = self.run_fn(ctx)
+        return ClaimResult(self, list(checks), figure, time.perf_counter() - start)
+
+
+CLAIMS: dict[str, Claim] = {}
+"""Registered claims by name, in the order of the report."""
+
+
+def claim(name: str, sentence: str, source: str, family: str):
+    """Decorator registering ``fn(ctx) -> (checks, figure)`` as a claim."""
+    def deco(fn):
+        if name in CLAIMS:
+            raise ValueError(f"Claim {name!r} is registered twice.")
+        CLAIMS[name] = Claim(name, sentence, source, family, fn)
+        return fn
+    return deco
+
+
+# -- helpers the claims share ---------------------------------------------------------------------
+
+
+def experiment(ctx: Context, **fields) -> Experiment:
+    return Experiment(device=ctx.device, dtype=ctx.dtype, progress=False, **fields)
+
+
+def run_final(ctx: Context, exp: Experiment, metric: str):
+    """Run and return the metric at the last step, (R,), and the trace."""
+    tr = Plan(exp).run()
+    return tr.final(metric), tr
+
+
+def sweep(ctx: Context, grid, make: Callable, metric: str) -> np.ndarray:
+    """One run per grid value v (``make(v)`` gives its Experiment): the metric at the last
+    step of each, (n_seeds, n_grid)."""
+    return np.stack([run_final(ctx, make(v), metric)[0] for v in grid], axis=1)
+
+
+def exponent_check(x, y, predicted: float, *, tol: float, relation: str = "==", claim: str, statistic: str,
+                   source: str, detail: str = "", mask=None, baseline=None, seed: int = 0) -> CheckResult:
+    """Fit y ~ x^a over seeds and compare a with ``predicted``.
+
+    ``relation="=="``: the theory is tight on this instance; pass when ``predicted`` lies in
+    the interval widened by ``tol``. ``relation="<="``: the theory is a worst-case upper
+    bound (an O(.) rate that benign instances beat); pass unless the whole interval lies
+    above ``predicted + tol``, i.e. unless the measured rate is significantly slower.
+    """
+    fit = fit_power_law(x, y, mask=mask, baseline=baseline, n_boot=1000, seed=seed)
+    lo, hi = fit.interval
+    if relation == "==":
+        verdict = "pass" if fit.contains(predicted, tol) else "fail"
+        how = "the interval must contain the predicted exponent (tight on this instance)"
+    else:
+        verdict = "pass" if lo <= predicted + tol else "fail"
+        how = ("the theory is a worst-case upper bound: the measured rate must not be significantly "
+               "slower than predicted (faster rates on benign instances pass)")
+    if fit.n_invalid > 0.05 * fit.n_boot:
+        verdict = "inconclusive"
+    return CheckResult(claim=claim, statistic=statistic, empirical=fit.exponent, interval=fit.interval,
+                       theoretical=predicted, relation=relation, verdict=verdict, source=source, tol=tol,
+                       level=fit.level, detail=(detail + " " if detail else "") + f"{how}; {fit.description}.",
+                       fit=fit)
+
+
+def ratio_check(measured: np.ndarray, predicted: float, *, tol: float, claim: str, statistic: str, source: str,
+                detail: str = "") -> CheckResult:
+    """A measured ratio (per seed) against a predicted value, to a relative tolerance."""
+    m = float(np.mean(measured))
+    se = float(np.std(measured, ddof=1) / np.sqrt(len(measured))) if len(measured) > 1 else 0.0
+    ok = abs(m / predicted - 1) <= tol
+    return CheckResult(claim=claim, statistic=statistic, empirical=m, interval=(m - 2 * se, m + 2 * se),
+                       theoretical=predicted, relation="==", verdict="pass" if ok else "fail", source=source,
+                       tol=tol * predicted, detail=detail)
+
+
+def torch_dtype(ctx: Context):
+    return getattr(torch, ctx.dtype) if ctx.dtype else None
