@@ -38,6 +38,19 @@ def _rows(v: torch.Tensor, n_byz: int) -> torch.Tensor:
     return v.unsqueeze(-2).expand(*v.shape[:-1], n_byz, v.shape[-1]).clone()
 
 
+def _weights(honest: torch.Tensor, honest_weights: torch.Tensor | None) -> torch.Tensor:
+    """The honest weights expanded to (..., h), ones when None."""
+    if honest_weights is None:
+        return torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device)
+    return honest_weights.to(honest.dtype).expand(honest.shape[:-1])
+
+
+def weighted_mean(honest: torch.Tensor, honest_weights: torch.Tensor | None = None) -> torch.Tensor:
+    r"""The honest target :math:`\bar x_G = \sum_i s_i x_i / \sum_i s_i`: (..., h, d) -> (..., d)."""
+    w = _weights(honest, honest_weights)
+    return (w.unsqueeze(-1) * honest).sum(-2) / w.sum(-1, keepdim=True)
+
+
 def honest_stats(honest: torch.Tensor, honest_weights: torch.Tensor | None = None):
     r"""Weighted mean and coordinate-wise standard deviation of the honest rows.
 
@@ -50,10 +63,9 @@ def honest_stats(honest: torch.Tensor, honest_weights: torch.Tensor | None = Non
     ``torch.std`` in the authors' code and ByzFL; scaling the weights changes nothing).
     A single honest row has :math:`\sigma = 0`.
     """
-    w = torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device) if honest_weights is None \
-        else honest_weights.to(honest.dtype).expand(honest.shape[:-1])
+    w = _weights(honest, honest_weights)
     V1, V2 = w.sum(-1, keepdim=True), (w * w).sum(-1, keepdim=True)
-    mu = (w.unsqueeze(-1) * honest).sum(-2) / V1  # (..., d)
+    mu = weighted_mean(honest, w)  # (..., d)
     dev2 = (w.unsqueeze(-1) * (honest - mu.unsqueeze(-2)) ** 2).sum(-2)  # (..., d)
     denom = V1 - V2 / V1
     var = torch.where(denom > 0, dev2 / torch.where(denom > 0, denom, torch.ones_like(denom)), torch.zeros_like(dev2))
@@ -214,10 +226,26 @@ label_flip.objective_level = True
 
 def spread(honest: torch.Tensor, honest_weights: torch.Tensor | None = None) -> torch.Tensor:
     r""":math:`\rho = \big(\frac{1}{V_1}\sum_i s_i \|x_i - \bar x_G\|^2\big)^{1/2}`, shape (...)."""
-    w = torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device) if honest_weights is None \
-        else honest_weights.to(honest.dtype).expand(honest.shape[:-1])
-    mu = (w.unsqueeze(-1) * honest).sum(-2) / w.sum(-1, keepdim=True)
+    w = _weights(honest, honest_weights)
+    mu = weighted_mean(honest, w)
     return ((w * ((honest - mu.unsqueeze(-2)) ** 2).sum(-1)).sum(-1) / w.sum(-1)).sqrt()
+
+
+def joint_weights(honest, honest_weights, n_byz: int, byz_weights=None):
+    """Weights of honest + Byzantine rows, (..., h + n_byz) or None when both are None, and the
+    Byzantine share of the weight (the largest over the batch, below 1/2) as a default ``lam``.
+
+    Byzantine rows weigh one each, or the mean honest weight when ``honest_weights`` are given.
+    """
+    h = honest.shape[-2]
+    if honest_weights is None and byz_weights is None:
+        return None, min(n_byz / (n_byz + h), 0.5 - 1e-9)
+    hw = _weights(honest, honest_weights)
+    batch = honest.shape[:-2]
+    bw = hw.mean(-1, keepdim=True).expand(*batch, n_byz) if byz_weights is None \
+        else byz_weights.to(honest.dtype).expand(*batch, n_byz)
+    weights = torch.cat([hw, bw], dim=-1)
+    return weights, min(float((bw.sum(-1) / weights.sum(-1)).max()), 0.5 - 1e-9)
 
 
 def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, agg, lam: float | None = None,
@@ -257,15 +285,10 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
     lr = _checks.real("worst_case", "lr", lr, low=0.0, low_open=True)
     agg = as_aggregator(agg)
     batch, (h, d) = honest.shape[:-2], honest.shape[-2:]
-    hw = torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device) if w is None else w
-    if byz_weights is None:
-        bw = hw.mean(-1, keepdim=True).expand(*batch, n_byz)
-    else:
-        bw = byz_weights.to(honest.dtype).expand(*batch, n_byz)
-    weights = None if (w is None and byz_weights is None) else torch.cat([hw, bw], dim=-1)
-    if lam is None:
-        lam = min(float((bw.sum(-1) / (bw.sum(-1) + hw.sum(-1))).max()), 0.5 - 1e-9)
-    mu = (hw.unsqueeze(-1) * honest).sum(-2) / hw.sum(-1, keepdim=True)  # (..., d)
+    hw = _weights(honest, w)
+    weights, share = joint_weights(honest, w, n_byz, byz_weights)
+    lam = share if lam is None else lam
+    mu = weighted_mean(honest, hw)  # (..., d)
     R = radius * spread(honest, w)  # (...)
     R = torch.where(R > 0, R, torch.ones_like(R))
     center = mu if center is None else center

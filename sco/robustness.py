@@ -9,7 +9,7 @@ import re
 import torch
 
 from . import _checks
-from .attacks import worst_case
+from .attacks import joint_weights, spread, weighted_mean, worst_case
 from .random import Stream
 
 
@@ -26,12 +26,8 @@ def kappa_of(out: torch.Tensor, honest: torch.Tensor, honest_weights: torch.Tens
     [AFG+23], [digest] §7.2; weighted: [DL24b], [digest] §5.3). A zero spread gives 0 when
     :math:`\hat x = \bar x_G` and +inf otherwise.
     """
-    w = torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device) if honest_weights is None \
-        else honest_weights.to(honest.dtype).expand(honest.shape[:-1])
-    S = w.sum(-1, keepdim=True)
-    mu = (w.unsqueeze(-1) * honest).sum(-2) / S  # (..., d)
-    rho2 = (w * ((honest - mu.unsqueeze(-2)) ** 2).sum(-1)).sum(-1) / S.squeeze(-1)  # (...)
-    err = ((out - mu) ** 2).sum(-1)  # (...)
+    rho2 = spread(honest, honest_weights) ** 2  # (...)
+    err = ((out - weighted_mean(honest, honest_weights)) ** 2).sum(-1)  # (...)
     zero = rho2 == 0
     return torch.where(zero, torch.where(err == 0, 0.0, math.inf).to(err.dtype), err / torch.where(zero, 1.0, rho2))
 
@@ -46,18 +42,8 @@ def empirical_kappa(agg, honest: torch.Tensor, byzantine: torch.Tensor, honest_w
     """
     from .aggregators import as_aggregator
     agg = as_aggregator(agg)
-    batch, f = honest.shape[:-2], byzantine.shape[-2]
-    if honest_weights is None and byz_weights is None:
-        weights = None
-        share = f / (f + honest.shape[-2])
-    else:
-        hw = torch.ones(honest.shape[:-1], dtype=honest.dtype) if honest_weights is None \
-            else honest_weights.to(honest.dtype).expand(honest.shape[:-1])
-        bw = hw.mean(-1, keepdim=True).expand(*batch, f) if byz_weights is None \
-            else byz_weights.to(honest.dtype).expand(*batch, f)
-        weights = torch.cat([hw, bw], dim=-1)
-        share = float((bw.sum(-1) / weights.sum(-1)).max())
-    lam = min(share, 0.5 - 1e-9) if lam is None else lam
+    weights, share = joint_weights(honest, honest_weights, byzantine.shape[-2], byz_weights)
+    lam = share if lam is None else lam
     x = torch.cat([honest, byzantine], dim=-2)
     if center is None:
         center = torch.zeros(x.shape[:-2] + x.shape[-1:], dtype=x.dtype)
@@ -74,16 +60,9 @@ def worst_case_kappa(agg, honest: torch.Tensor, honest_weights=None, *, n_byz: i
     rows = worst_case(honest, honest_weights, n_byz=n_byz, generator=generator, agg=agg, **search)
     center = search.get("center")
     if center is None:
-        center = kappa_center(honest, honest_weights)
+        center = weighted_mean(honest, honest_weights)
     return empirical_kappa(agg, honest, rows, honest_weights, search.get("byz_weights"), lam=search.get("lam"),
                            center=center, generator=generator.fold("worst_case", "aggregator")[0:1]), rows
-
-
-def kappa_center(honest, honest_weights=None):
-    """The honest weighted mean, the center that worst-case searches give centered clipping."""
-    w = torch.ones(honest.shape[:-1], dtype=honest.dtype) if honest_weights is None \
-        else honest_weights.to(honest.dtype).expand(honest.shape[:-1])
-    return (w.unsqueeze(-1) * honest).sum(-2) / w.sum(-1, keepdim=True)
 
 
 # -- theory ----------------------------------------------------------------------------------------

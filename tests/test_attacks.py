@@ -1,7 +1,5 @@
 """Attacks: formulas, weights, randomness from a Stream, aliases, and the worst-case search."""
 
-import math
-
 import numpy as np
 import pytest
 import torch

@@ -65,7 +65,7 @@ def test_ctma_instance_wise_bound_on_worst_cases(base):
     # [digest] §4.2 [D]: R(CTMA) <= 8q (1 + q R(anchor)) on every instance, q = f/(m - f)
     m, f, d = 12, 3, 3
     q = f / (m - f)
-    for seed in range(2):
+    for seed in range(1 if base == "geometric_median" else 2):  # autograd through Weiszfeld is slow
         h = torch.from_numpy(np.random.default_rng(seed).normal(size=(m - f, d)) * 2 + 1)
         for target in (f"ctma({base})", base):
             _, rows = worst_case_kappa(target, h, n_byz=f, generator=Stream(seed), steps=10, restarts=2)
