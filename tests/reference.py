@@ -1,9 +1,4 @@
-"""Slow, independent references (plain numpy loops) that the batched implementations are tested against.
-
-Each section belongs to one part of the library. The references take one instance at a time
-(no batch dimensions), float64 numpy arrays, and are written for clarity, not speed; they
-share no code with ``sco``.
-"""
+"""Slow, independent references (plain numpy loops, one instance at a time, no sco code) for the tests."""
 
 from __future__ import annotations
 
@@ -14,8 +9,9 @@ import numpy as np
 # =============================================================================================
 # aggregators
 # =============================================================================================
-# x: (m, d) array of rows, w: (m,) nonnegative weights or None (all ones), lam: Byzantine
-# fraction of the total weight. "Mass" bookkeeping follows sco.aggregators' docstrings.
+# x: (m, d) float64 array of rows, w: (m,) nonnegative weights or None (all ones), lam:
+# Byzantine fraction of the total weight. Written for clarity, not speed; each section of this
+# file belongs to one part of the library.
 
 
 def _w(x, w):

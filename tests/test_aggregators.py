@@ -29,6 +29,13 @@ def np_(t):
     return t.detach().numpy()
 
 
+def instances(n, m, d, weighted):
+    """``n`` seeded instances as (x, w, w as numpy or None)."""
+    for seed in range(n):
+        x, w = instance(seed, m, d, weighted=weighted)
+        yield x, w, None if w is None else np_(w)
+
+
 # -- parity with the references ------------------------------------------------------------------
 
 CASES = [(7, 3, 2 / 7), (10, 4, 0.3), (12, 2, 0.25), (9, 5, 0.0), (16, 3, 0.2)]
@@ -37,9 +44,7 @@ CASES = [(7, 3, 2 / 7), (10, 4, 0.3), (12, 2, 0.25), (9, 5, 0.0), (16, 3, 0.2)]
 @pytest.mark.parametrize("m,d,lam", CASES)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_coordinatewise_match_reference(m, d, lam, weighted):
-    for seed in range(3):
-        x, w = instance(seed, m, d, weighted=weighted)
-        wn = None if w is None else np_(w)
+    for x, w, wn in instances(3, m, d, weighted):
         for mode in ("lower", "upper", "interpolate"):
             assert np.array_equal(np_(cwmed(x, w, mode=mode)), ref.ref_cwmed(np_(x), wn, mode))
         np.testing.assert_allclose(np_(cwtm(x, w, lam=lam)), ref.ref_cwtm(np_(x), wn, lam), rtol=1e-12, atol=1e-12)
@@ -58,9 +63,7 @@ def test_cwtm_with_integer_f_is_the_classic_rule():
 def test_krum_and_multi_krum_match_reference(m, d, lam, weighted):
     if m * (1 - lam) <= 2:
         pytest.skip("Krum needs m - f - 2 > 0")
-    for seed in range(3):
-        x, w = instance(seed, m, d, weighted=weighted)
-        wn = None if w is None else np_(w)
+    for x, w, wn in instances(3, m, d, weighted):
         for nb in ("blanchard", "byzfl"):
             assert np.array_equal(np_(krum(x, w, lam=lam, neighbors=nb)), ref.ref_krum(np_(x), wn, lam, nb))
             np.testing.assert_allclose(np_(multi_krum(x, w, lam=lam, neighbors=nb)),
@@ -104,9 +107,7 @@ def test_centered_clipping_matches_reference():
 @pytest.mark.parametrize("m,d,lam", CASES)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_ctma_and_nnm_match_reference(m, d, lam, weighted):
-    for seed in range(2):
-        x, w = instance(seed, m, d, weighted=weighted)
-        wn = None if w is None else np_(w)
+    for x, w, wn in instances(2, m, d, weighted):
         anchor = np_(cwmed(x, w))
         for ties in ("paper", "authors"):
             np.testing.assert_allclose(np_(ctma(cwmed, ties=ties)(x, w, lam=lam)),

@@ -167,10 +167,13 @@ def _krum_keys(x: torch.Tensor, ww: torch.Tensor, lam: float, neighbors: str, ow
         _checks.fail(owner, "lam", f"leave a positive neighbour count m - f - {off} (m(1 - lam) > {off})",
                      lam, hint=f"Krum needs more than 2f + {off} workers.")
     D, bad = pairwise_sqdist(x)  # (..., m, m)
-    others = ww.unsqueeze(-2) * (~torch.eye(m, dtype=torch.bool, device=x.device))  # (..., m, m)
-    c = keep_nearest(D, others, K.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
-    zero = torch.zeros((), dtype=D.dtype, device=D.device)
-    score = (torch.where(c > 0, D, zero) * c.to(D.dtype)).sum(-1)  # (..., m)
+    # Row i itself goes last (key +inf, distance 0): it is reached only when its neighbourhood
+    # mass exceeds the other rows' total, and then adds nothing to the score.
+    others = D.masked_fill(torch.eye(m, dtype=torch.bool, device=x.device), math.inf)
+    c = keep_nearest(others, ww.unsqueeze(-2), K.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
+    if bool(bad.any()):  # 0 * inf would be NaN
+        D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
+    score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
     # A finite row whose neighbourhood reaches a non-finite row still ranks before every
     # non-finite row, so the selected row is finite whenever one exists.
     score = torch.nan_to_num(score, nan=torch.finfo(score.dtype).max, posinf=torch.finfo(score.dtype).max)
