@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 
 import torch
@@ -370,3 +371,38 @@ ATTACKS = {
     "LabelFlipping": label_flip,
 }
 """Attacks by name: ``attack(honest, honest_weights=None, *, n_byz, generator, **params)`` -> (..., n_byz, d)."""
+
+
+def make_attack(spec, **bind):
+    """An attack with its parameters bound, from a name of :data:`ATTACKS`, a dict
+    ``{"name": ..., **params}`` (or ByzFL's ``{"name": ..., "parameters": {...}}``), or a
+    callable (returned as is). ``bind`` adds parameters the caller owns (the simulator binds
+    the aggregator and lam of the worst-case attack). The result is called as
+    ``attack(honest, honest_weights, *, n_byz, generator)``.
+    """
+    if callable(spec) and not isinstance(spec, (str, dict)):
+        return spec
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif isinstance(spec, dict) and "name" in spec:
+        name = spec["name"]
+        params = dict(spec.get("parameters") or {k: v for k, v in spec.items() if k != "name"})
+    else:
+        _checks.fail("make_attack", "spec", "be a name, a dict with a 'name' key, or a callable", spec,
+                     kind=TypeError)
+    if name not in ATTACKS:
+        raise ValueError(f"Unknown attack {name!r}. Known attacks: {sorted(ATTACKS)}.")
+    fn = ATTACKS[name]
+    if getattr(fn, "objective_level", False):
+        _checks.fail("make_attack", "spec", "name a vector attack; label flipping is run by the simulator "
+                     "on the flipped objective", name)
+    base = fn.func if isinstance(fn, functools.partial) else fn
+    accepted = set(inspect.signature(base).parameters)
+    for key in params:
+        if key not in accepted or key in ("honest", "honest_weights", "n_byz", "generator"):
+            _checks.fail("make_attack", "spec", f"use parameters of {name} among "
+                         f"{sorted(accepted - {'honest', 'honest_weights', 'n_byz', 'generator'})}", key)
+    bound = {k: v for k, v in bind.items() if k in accepted}
+    attack = functools.partial(fn, **params, **bound)
+    attack.__name__ = name
+    return attack

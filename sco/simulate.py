@@ -147,20 +147,21 @@ class Plan:
             _checks.fail(owner, "attack", f"be given when f={self.f} workers are Byzantine", None)
         if not self.f and exp.attack is not None:
             _checks.fail(owner, "attack", "be None when f = 0 (no Byzantine workers)", exp.attack)
-        if self.f and not self.label_flip:
-            from .attacks import make_attack
-            self.attack = make_attack(exp.attack)
-        self.byz_oracle = None
-        if self.label_flip:
-            if not hasattr(obj, "flip_labels"):
-                _checks.fail(owner, "attack", "be used with a classification objective (a GLM)", exp.attack)
-            self.byz_oracle = Oracle(obj.flip_labels(), exp.noise, None, m=self.f)
         if exp.lam is not None:
             self.lam = _checks.real(owner, "lam", exp.lam, low=0, high=0.5, high_open=True)
         elif self.arrivals is None:
             self.lam = self.f / self.m
         else:
             self.lam = self.arrivals.lam if self.arrivals.lam is not None else self.f / self.m
+        if self.f and not self.label_flip:
+            from .attacks import make_attack
+            # the worst-case attack searches through the run's own aggregator
+            self.attack = make_attack(exp.attack, agg=self.aggregator, lam=self.lam)
+        self.byz_oracle = None
+        if self.label_flip:
+            if not hasattr(obj, "flip_labels"):
+                _checks.fail(owner, "attack", "be used with a classification objective (a GLM)", exp.attack)
+            self.byz_oracle = Oracle(obj.flip_labels(), exp.noise, None, m=self.f)
         self.weights = None
         if self.arrivals is not None:
             w = exp.weights

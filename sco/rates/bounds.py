@@ -945,6 +945,15 @@ BOUNDS: dict[str, Bound] = {b.name: b for b in (
         note="The abstract [V-text] claims optimal noiseless and noisy rates with one fixed step; the "
              "expression, eta = 1/(4LT) and any constant are recollection (papers.md §3.3)."),
     Bound(
+        "anytime_noiseless_pep", "4*L*D**2/T", kind="upper",
+        source="proofs_check.pep_anytime [THG17, GMT+22]", tag="D", quantity="f(x_T) - f*",
+        quantity_latex=r"f(x_T) - f^*",
+        claim="Noiseless AnyTime-GD (alpha_t = t) with eta = 1/(4 L T) on an L-smooth convex function has "
+              "f(x_T) - f* <= 4 L D^2 / T with D = ||x_1 - x*||.",
+        note="The worst case over the class computed by performance estimation (PEP) for T <= 8 equals "
+             "4T/(T+1) L D^2/T, attained by a Huber function; proofs_check proves 4T/(T+1) <= 4 for all T "
+             "and that 4 is the supremum. The constant is this project's computation, not the paper's."),
+    Bound(
         "mu2sgd", "L*D**2/T + sigma_tilde*D/sqrt(T)", kind="shape",
         source="[Lev23]; [digest §3.3, §7.4]", tag="R", quantity="E[f(x_T) - f*]", quantity_latex=_EXCESS,
         claim="mu^2-SGD with the fixed step eta = 1/(4LT), not tuned to the noise, reaches excess loss "
