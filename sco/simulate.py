@@ -310,7 +310,7 @@ class _Simulation:
             names += ["staleness", "byzantine_weight"]
         if not self.p.objective.convex:
             names.remove("excess")
-        return names
+        return names + list(self.p.objective.extra_metric_names)
 
     def _progress(self):
         if self.p.state_bytes > 2**30:
@@ -451,6 +451,8 @@ class _Simulation:
             if "excess" in m:
                 m["excess"][:, j] = _np(obj.excess(out))
             m["grad_norm_sq"][:, j] = _np(obj.grad_norm_sq(out))
+            for name, v in obj.extra_metrics(out).items():
+                m[name][:, j] = _np(v)
             g_true = obj.grad(x_t)  # (R, d)
             if wh is None:
                 dbar = honest.mean(1)

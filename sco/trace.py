@@ -20,6 +20,7 @@ METRICS = {
     "honest_spread": "(weighted) mean of ||d_i - dbar_G||^2 over honest messages",
     "staleness": "mean staleness of the messages in the server's table (weighted like the aggregate)",
     "byzantine_weight": "share of the aggregation weight held by Byzantine rows",
+    # plus the objective's own extra metrics (Objective.extra_metric_names), e.g. accuracy
 }
 
 

@@ -81,6 +81,14 @@ class Objective:
         _checks.last_dim(f"{type(self).__name__}.hessian", "x", x, self.d)
         return torch.autograd.functional.hessian(lambda z: self.value(z), x.detach())
 
+    #: names of the extra metrics :meth:`extra_metrics` returns (logged by the simulator)
+    extra_metric_names: tuple = ()
+
+    def extra_metrics(self, x: torch.Tensor) -> dict:
+        """Problem-specific metrics at points ``x`` (..., d), each of shape (...): for example
+        the training and test accuracy of a classifier. Keys are ``extra_metric_names``."""
+        return {}
+
     def grad_norm_sq(self, x: torch.Tensor) -> torch.Tensor:
         """||grad f(x)||^2, the stationarity measure of nonconvex objectives."""
         return self.grad(x).square().sum(-1)
