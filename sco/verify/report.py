@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import ClaimResult, Figure
+from ..plot import save_figure
+from .core import ClaimResult
 
 _VERDICT = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive", "error": "ERROR"}
 
@@ -48,45 +49,6 @@ def summary(results: list[ClaimResult]) -> str:
     return f"{held}/{n} claims held ({secs:.0f} s)."
 
 
-def plot(fig: Figure, path: Path, title: str):
-    """A log-log plot: seed means with 10-90% seed bands, fitted lines and bound overlays."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    f, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
-    for i, s in enumerate(fig.series):
-        color = f"C{i}"
-        y = np.asarray(s.y, dtype=float)
-        y = y[None] if y.ndim == 1 else y
-        mean = np.nanmean(y, axis=0)
-        label = s.label + (f" (mean of {y.shape[0]} seeds)" if y.shape[0] > 1 else "")
-        ax.plot(s.x, mean, "o-", color=color, ms=3.5, lw=1.3, label=label)
-        if y.shape[0] > 1:
-            lo, hi = np.nanquantile(y, [0.1, 0.9], axis=0)
-            ax.fill_between(s.x, lo, hi, color=color, alpha=0.18, lw=0)
-        if s.fit is not None:
-            xs = np.asarray(s.fit.x, dtype=float)
-            a, (lo_a, hi_a) = s.fit.exponent, s.fit.interval
-            ax.plot(xs, s.fit.predict(xs), "-", color=color, lw=2.2, alpha=0.55,
-                    label=f"fit: slope {a:.2f} [{lo_a:.2f}, {hi_a:.2f}]")
-        if s.bound is not None:
-            ax.plot(s.x, np.broadcast_to(s.bound, np.shape(s.x)), "--", color=color, lw=1.2,
-                    label=s.bound_label or "bound")
-    if fig.logx:
-        ax.set_xscale("log")
-    if fig.logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(fig.xlabel)
-    ax.set_ylabel(fig.ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7, loc="best")
-    f.tight_layout()
-    f.savefig(path)
-    plt.close(f)
-
-
 def write_report(results: list[ClaimResult], out: Path, meta: dict) -> Path:
     """Write ``report.md``, ``report.html``, ``results.json`` and one PNG per claim into ``out``."""
     out = Path(out)
@@ -120,7 +82,7 @@ def write_report(results: list[ClaimResult], out: Path, meta: dict) -> Path:
         md.append("")
         if res.figure is not None and res.figure.series:
             png = f"{c.name}.png"
-            plot(res.figure, out / png, c.name)
+            save_figure(res.figure, out / png, c.name)
             md += [f"![{c.name}]({png})", ""]
             page.append(f'<img src="{png}" alt="{html.escape(c.name)}">')
     (out / "report.md").write_text("\n".join(md))
