@@ -96,3 +96,13 @@ def first_violation(lhs: np.ndarray, rhs: np.ndarray, start: int = 1, rtol: floa
     """First index ``start + i`` at which ``lhs[i] > rhs[i]`` beyond rounding, or ``None``."""
     bad = np.nonzero(lhs > rhs + rtol * np.maximum(np.abs(rhs), 1.0))[0]
     return None if bad.size == 0 else int(bad[0]) + start
+
+
+def indexed_sum(summand, index: sp.Symbol, upper):
+    """sum_{index=1}^{upper} summand term by term, constants taken out of each sum.
+
+    sympy leaves ``Sum(c*p[i])`` and ``Sum(-p[i])`` unsimplified; written as
+    ``c*Sum(p[i])`` they can be substituted (e.g. ``Sum(p[i]) -> 1``).
+    """
+    return sp.Add(*[sp.factor_terms(sp.summation(term, (index, 1, upper)))
+                    for term in sp.Add.make_args(sp.expand(summand))])

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from ._core import Result, is_zero, record
+from ._core import Result, indexed_sum, is_zero, record
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j = sp.symbols("i j", integer=True, positive=True)
@@ -65,9 +65,8 @@ def check_am_hm(ratio=lambda p, n: sp.Sum(1 / p[i], (i, 1, n)) / n**2, n_max: in
     regrouping of the double sum into pairs is checked symbolically for n = 2..n_max.
     """
     v = c / (p[i] * sp.Symbol("t", positive=True))
-    # factor_terms takes the constants out of the sums so that sum_i p_i = 1 can be substituted
-    var_uniform = sp.factor_terms(sp.Sum(v / n**2, (i, 1, n)))
-    var_counts = sp.factor_terms(sp.Sum(p[i] ** 2 * v, (i, 1, n))).subs(sp.Sum(p[i], (i, 1, n)), 1)
+    var_uniform = indexed_sum(v / n**2, i, n)
+    var_counts = indexed_sum(p[i] ** 2 * v, i, n).subs(sp.Sum(p[i], (i, 1, n)), 1)
     ok_ratio = is_zero(_same_index(sp.simplify(var_uniform / var_counts) - ratio(p, n)))
     a, b = sp.symbols("a b", positive=True)
     ok_pair = is_zero(a / b + b / a - 2 - (a - b) ** 2 / (a * b))
