@@ -55,7 +55,8 @@ def nonneg_on_integers(expr, t: sp.Symbol, t0: int = 1):
     Returns ``(ok, counterexample)`` where ``counterexample`` is the first integer
     at which ``expr`` is negative or undefined, or ``None``.
     """
-    num, den = sp.fraction(sp.cancel(sp.together(sp.sympify(expr))))
+    # floats (a claimed constant 3.9) become exact rationals, so that roots can be isolated
+    num, den = sp.fraction(sp.cancel(sp.together(sp.nsimplify(sp.sympify(expr), rational=True))))
     free = (num.free_symbols | den.free_symbols) - {t}
     if free:
         raise ValueError(f"The 'expr' parameter of nonneg_on_integers must depend on {t} only. "
