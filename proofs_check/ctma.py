@@ -10,8 +10,8 @@ import torch
 
 from ._core import Result, is_zero, nonneg_polynomial_coefficients, record
 
-# An aggregator as the check calls it: (x: (R, m, d), weights: (R, m), lam: float) -> (R, d).
-Agg = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+# An aggregator in sco's call form: agg(x: (R, m, d), weights: (R, m), *, lam: float) -> (R, d).
+Agg = Callable[..., torch.Tensor]
 
 # (m, f) of the searched instances: near the breakdown point, a mid-range and a small delta
 CONFIGS = ((9, 4), (10, 2), (17, 8))
@@ -67,10 +67,10 @@ def ratio(ctma: Agg, anchor: Agg, inst: Instance, bound=bound_statement):
     S_G = w_h.sum(-1)  # (R,)
     xbar = (w_h.unsqueeze(-1) * x_h).sum(-2) / S_G.unsqueeze(-1)  # (R, d)
     rho2 = (w_h * (x_h - xbar.unsqueeze(-2)).pow(2).sum(-1)).sum(-1) / S_G  # (R,)
-    x0 = anchor(x, w, lam)  # (R, d)
+    x0 = anchor(x, w, lam=lam)  # (R, d)
     with torch.no_grad():
         q = kept_mass(x, w, x0, lam)[..., n_h:].sum(-1) / S_G  # (R,)
-    lhs = (ctma(x, w, lam) - xbar).pow(2).sum(-1)
+    lhs = (ctma(x, w, lam=lam) - xbar).pow(2).sum(-1)
     r2 = (x0 - xbar).pow(2).sum(-1)
     rhs = bound(q, rho2, r2)
     with torch.no_grad():
@@ -99,8 +99,9 @@ def sample_instances(m: int, f: int, n: int, weighted: bool, gen: torch.Generato
     byz = torch.where(family == 0, point.expand(-1, f, -1),
                       torch.where(family == 1, cluster, torch.where(family == 2, copies, far)))
     x = torch.cat([honest, byz], dim=-2)
-    weights = torch.exp(torch.randn(n, m, **opts)) if weighted else torch.ones(n, m, dtype=torch.float64)
-    return Instance(x, _byzantine_share(weights, n_h, f / m), n_h, f / m)
+    if not weighted:  # unit weights already put exactly lam = f/m of the mass on the Byzantine rows
+        return Instance(x, torch.ones(n, m, dtype=torch.float64), n_h, f / m)
+    return Instance(x, _byzantine_share(torch.exp(torch.randn(n, m, **opts)), n_h, f / m), n_h, f / m)
 
 
 def _byzantine_share(weights, n_h, lam):
@@ -118,30 +119,35 @@ def _normalize(x, weights, n_h):
     return (x - xbar) / rho2.sqrt()[..., None, None]
 
 
-def ascend(ctma: Agg, anchor: Agg, inst: Instance, bound=bound_statement, steps=N_STEPS):
-    """Adam ascent on log(ratio) over all rows (and log-weights), batched over restarts.
+def ascend(ctma: Agg, anchor: Agg, inst: Instance, weighted: bool, gen: torch.Generator,
+           bound=bound_statement, steps=N_STEPS):
+    """Adam ascent on log(ratio) over all rows, batched over restarts; weights by random search.
 
-    Returns the largest ratio seen per restart; every iterate is a valid instance,
-    so the maximum over the trajectory is a lower bound on the worst case.
+    Aggregators may treat weights as data (sco's detach them), so the weights are not
+    moved by gradients: each step proposes multiplicative noise on the weights of every
+    restart and keeps it where the ratio grows. Returns the largest ratio seen per
+    restart; every iterate is a valid instance, so this is a lower bound on the worst case.
     """
     n_h, lam = inst.n_h, inst.lam
-    weighted = not bool((inst.weights == 1).all())
-    x = _normalize(inst.x, inst.weights, n_h).clone().requires_grad_(True)
-    log_w = inst.weights.log().clone().requires_grad_(weighted)
-    opt = torch.optim.Adam([x, log_w] if weighted else [x], lr=LR, maximize=True)
+    w = inst.weights
+    x = _normalize(inst.x, w, n_h).clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=LR, maximize=True)
     best = torch.zeros(x.shape[0], dtype=x.dtype)
     for _ in range(steps):
-        w = _byzantine_share(log_w.exp(), n_h, lam)
         r = ratio(ctma, anchor, Instance(x, w, n_h, lam), bound)
         best = torch.maximum(best, r.detach().nan_to_num(nan=0.0))
         opt.zero_grad()
         r.clamp(min=1e-300).log().sum().backward()
-        for p_ in (x, log_w):
-            if p_.grad is not None:
-                p_.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-        opt.step()
+        x.grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
         with torch.no_grad():
-            x.copy_(_normalize(x, _byzantine_share(log_w.exp(), n_h, lam), n_h))
+            if weighted:  # a weight proposal at the current rows, kept where it raises the ratio
+                noise = torch.exp(0.3 * torch.randn(w.shape, dtype=w.dtype, generator=gen))
+                proposal = _byzantine_share(w * noise, n_h, lam)
+                r_new = ratio(ctma, anchor, Instance(x, proposal, n_h, lam), bound).nan_to_num(nan=0.0)
+                best = torch.maximum(best, r_new)
+                w = torch.where((r_new > r.detach()).unsqueeze(-1), proposal, w)
+            opt.step()
+            x.copy_(_normalize(x, w, n_h))
     return best
 
 
@@ -156,7 +162,7 @@ def search(ctma: Agg, anchor: Agg, m: int, f: int, weighted: bool, bound=bound_s
     fresh = sample_instances(m, f, n_restarts - top.numel(), weighted, gen)
     starts = Instance(torch.cat([inst.x[top], fresh.x]), torch.cat([inst.weights[top], fresh.weights]),
                       inst.n_h, inst.lam)
-    optimized = ascend(ctma, anchor, starts, bound, steps)
+    optimized = ascend(ctma, anchor, starts, weighted, gen, bound, steps)
     return float(sampled.max()), float(optimized.max())
 
 
@@ -235,3 +241,7 @@ def check_kappa(c1=12, c2=18, delta_max=sp.Rational(1, 3)) -> Result:
     return record("CTMA: kappa <= 12 delta + 18 delta^2 kappa (delta <= 1/3)", "symbolic", ok,
                   f"claim {c1} delta + {c2} delta^2 kappa, delta <= {delta_max}: "
                   f"{'proved' if ok else 'NOT proved'} by nonnegative coefficients in (v, kappa)")
+
+
+def run() -> list[Result]:
+    return [check_algebra(), check_kappa()]
