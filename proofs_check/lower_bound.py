@@ -83,5 +83,17 @@ def check_aggregators(aggregators: dict, bound=lower_bound, configs=CONFIGS) -> 
     return record("Lower bound: every rule's worst >= f/(m-2f)", "numeric", ok, detail)
 
 
+# sco's deterministic rules that need neither a center nor a random stream, and meta-rules over them
+RULES = ("mean", "cwmed", "cwmed[mode=upper]", "cwtm", "geometric_median", "rfa", "krum", "multi_krum",
+         "ctma(cwmed)", "ctma(geometric_median)", "ctma(krum)", "nnm(cwmed)", "nnm+ctma(cwmed)")
+
+
+def sco_rules(names=RULES) -> dict:
+    """sco's aggregators by spec, in sco's call form."""
+    from sco.aggregators import parse
+
+    return {name: parse(name) for name in names}
+
+
 def run() -> list[Result]:
-    return [check_construction()]
+    return [check_construction(), check_aggregators(sco_rules())]
