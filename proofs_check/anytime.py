@@ -81,7 +81,8 @@ def check_drift(bound=lambda t, D: 2 * D / (t + 1), alpha=lambda t: t) -> Result
     if not homogeneous:
         detail = "bound is not of the form D*b(t)"
     elif ok_bound:
-        detail = f"x_t - x_t-1 = gamma_t (w_t - x_t-1); gamma_t*D <= {bound(t, D)} for all integers t >= 2"
+        detail = (f"x_t - x_t-1 = gamma_t (w_t - x_t-1), ||w_t - x_t-1|| <= D (x_t-1 in K); "
+                  f"gamma_t*D <= {bound(t, D)} for all integers t >= 2")
     else:
         detail = (f"tight instance violates {bound(t, D)} at t={counterexample}: "
                   f"||x_t - x_t-1|| = {sp.sstr(gamma.subs(t, counterexample))}*D")

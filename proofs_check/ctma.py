@@ -32,6 +32,7 @@ LR = 0.2  # Adam step, relative to the honest spread (instances are renormalized
 # largest vector involved, so lhs is compared with rhs + (ROUNDING * eps * scale)^2 (scale: the
 # largest of ||x_i - xbar_G||, ||x0 - xbar_G||). It also keeps the ratio finite when q = 0.
 ROUNDING = 64
+TIE = 1e-9  # distances to the anchor that agree to this relative precision count as tied
 
 
 def bound_statement(q, rho2, r2, constant=8):
@@ -52,18 +53,20 @@ class Instance(NamedTuple):
     x0: torch.Tensor | None = None
 
 
-def kept_mass(x, weights, x0, lam):
-    """Mass of each row that a (fractional) trimmed mean around x0 keeps: the nearest rows up to (1-lam) S.
+def kept_mass(x, weights, x0, budget, favour=None):
+    """Mass of each row that a (fractional) trimmed mean around x0 keeps: the nearest rows up to ``budget``.
 
-    With unit weights and lam = f/m this keeps exactly the m - f rows nearest to x0
-    [digest §4.2 and §5.3, step 3].
+    With unit weights and budget m - f this keeps exactly the m - f rows nearest to x0
+    [digest §4.2 and §5.3, step 3]. Rows in the mask ``favour`` (m,) go first among
+    rows whose distances agree to a relative 1e-9 (see :func:`ratio`).
     """
     dist = (x - x0.unsqueeze(-2)).norm(dim=-1)  # (R, m)
+    if favour is not None:
+        dist = dist * (1 - TIE * favour.to(dist.dtype))
     order = dist.argsort(dim=-1)
     w_sorted = weights.gather(-1, order)
-    budget = (1 - lam) * weights.sum(-1, keepdim=True)  # (R, 1)
     before = w_sorted.cumsum(-1) - w_sorted
-    take_sorted = (budget - before).clamp(min=0).minimum(w_sorted)
+    take_sorted = (budget.unsqueeze(-1) - before).clamp(min=0).minimum(w_sorted)
     return torch.zeros_like(weights).scatter(-1, order, take_sorted)
 
 
@@ -82,12 +85,14 @@ def ratio(make_ctma: MakeCTMA, anchor, inst: Instance, bound=bound_statement):
         x0 = free_x0
     else:
         x0 = anchor(x, w, lam=lam)  # (R, d)
-    w_h, x_h = w[..., :n_h], x[..., :n_h, :]
-    S_G = w_h.sum(-1)  # (R,)
-    xbar = (w_h.unsqueeze(-1) * x_h).sum(-2) / S_G.unsqueeze(-1)  # (R, d)
-    rho2 = (w_h * (x_h - xbar.unsqueeze(-2)).pow(2).sum(-1)).sum(-1) / S_G  # (R,)
+    xbar, rho2 = honest_stats(x, w, n_h)
     with torch.no_grad():
-        q = kept_mass(x, w, x0, lam)[..., n_h:].sum(-1) / S_G  # (R,)
+        # The kept mass is the honest mass S_G = (1 - lam) S exactly (the statement's premise).
+        # Near-ties go to the Byzantine rows: that is the largest q a correct CTMA can realize
+        # when its distances round differently from ours, and the bound grows with q.
+        S_G = w[..., :n_h].sum(-1)
+        byz = torch.arange(x.shape[-2], device=x.device) >= n_h
+        q = kept_mass(x, w, x0, S_G, favour=byz)[..., n_h:].sum(-1) / S_G  # (R,)
     lhs = (make_ctma(anchor)(x, w, lam=lam) - xbar).pow(2).sum(-1)
     r2 = (x0 - xbar).pow(2).sum(-1)
     rhs = bound(q, rho2, r2)
@@ -131,13 +136,19 @@ def _byzantine_share(weights, n_h, lam):
     return torch.cat([w_h, w_b * scale], dim=-1)
 
 
+def honest_stats(x, weights, n_h):
+    """The honest weighted mean xbar_G (R, d) and spread rho^2 = (1/S_G) sum_G s_i ||x_i - xbar_G||^2 (R,)."""
+    w_h, x_h = weights[..., :n_h], x[..., :n_h, :]
+    S_G = w_h.sum(-1)  # (R,)
+    xbar = (w_h.unsqueeze(-1) * x_h).sum(-2) / S_G.unsqueeze(-1)  # (R, d)
+    return xbar, (w_h * (x_h - xbar.unsqueeze(-2)).pow(2).sum(-1)).sum(-1) / S_G
+
+
 def _normalize(inst: Instance) -> Instance:
     """Centre the honest weighted mean at 0 and scale the honest spread to 1 (the ratio is invariant)."""
-    x, w, n_h = inst.x, inst.weights, inst.n_h
-    w_h = w[..., :n_h]
-    xbar = (w_h.unsqueeze(-1) * x[..., :n_h, :]).sum(-2) / w_h.sum(-1, keepdim=True)  # (R, d)
-    rho = ((w_h * (x[..., :n_h, :] - xbar.unsqueeze(-2)).pow(2).sum(-1)).sum(-1) / w_h.sum(-1)).sqrt()
-    x0 = None if inst.x0 is None else (inst.x0 - xbar) / rho.unsqueeze(-1)
+    xbar, rho2 = honest_stats(inst.x, inst.weights, inst.n_h)
+    rho = rho2.sqrt()
+    x, x0 = inst.x, None if inst.x0 is None else (inst.x0 - xbar) / rho.unsqueeze(-1)
     return inst._replace(x=(x - xbar.unsqueeze(-2)) / rho[..., None, None], x0=x0)
 
 

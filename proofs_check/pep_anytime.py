@@ -144,8 +144,10 @@ def check_constant_is_tight(constant=ANYTIME_NOISELESS_CONSTANT, eta_of_T=lambda
     limit = sp.limit(c_lower, T, sp.oo)
     ok_const, counterexample = nonneg_on_integers(constant - c_lower, T, t0=1)
     ok = ok_monotone and ok_upper and ok_const and is_zero(limit - constant)
-    detail = (f"h_T = {h.subs(t_, T)}, Huber c_T = {c_lower} <= 4T/(T+1) for all T "
-              f"({'proved' if ok_upper else 'FAILS'}), limit {limit}; claimed constant {constant}"
+    detail = (f"h_T = {h.subs(t_, T)}, Huber lower bound c_T >= {c_lower}, limit {limit}; "
+              f"below the derived upper bound 4T/(T+1) for all T ({'proved' if ok_upper else 'FAILS'}; "
+              f"the upper bound's derivation is in the module, PEP-confirmed for T <= 8); "
+              f"claimed constant {constant}"
               + (f" is exceeded at T={counterexample}" if not ok_const else
                  "" if is_zero(limit - constant) else " is not the supremum"))
     return record("AnyTime-GD noiseless: sup_T c_T = 4 (Huber, all T)", "symbolic", ok, detail)

