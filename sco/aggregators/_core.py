@@ -215,14 +215,58 @@ def keep_nearest(keys: torch.Tensor, w: torch.Tensor, mass: torch.Tensor) -> tor
     w: (..., 1, m) or (..., n, m) float64 weights; mass: (..., n) float64. Rows are taken in the
     order of (key, index), a stable sort, so ties are broken by index and never over-counted.
     Returns c: (..., n, m) float64 with ``0 <= c_ij <= w_ij`` and ``sum_j c_ij = mass_i``
-    (the boundary row contributes the remaining fraction of its weight).
+    (the boundary row contributes the remaining fraction of its weight):
+    ``c_ij = clamp(mass_i - (weight before j in that order), 0, w_ij)``.
     """
-    keys = torch.nan_to_num(keys.detach(), nan=math.inf)
+    keys = torch.nan_to_num(keys.detach(), nan=math.inf, posinf=math.inf)
+    if w.shape[-2] == 1 and bool((w == w[..., :1]).all()):
+        c = _keep_nearest_equal(keys, w[..., :1], mass)
+        if c is not None:
+            return c
     order = torch.sort(keys, dim=-1, stable=True).indices  # (..., n, m)
     ws = w.expand(keys.shape).gather(-1, order)  # (..., n, m)
     before = torch.cumsum(ws, dim=-1) - ws
     cs = torch.minimum(ws, (mass.unsqueeze(-1) - before).clamp_min(0))  # (..., n, m)
-    return torch.zeros_like(cs).scatter_(-1, order, cs)
+    return torch.zeros_like(cs).scatter_(-1, order, drop_slivers(cs, mass.unsqueeze(-1)))
+
+
+def _keep_nearest_equal(keys: torch.Tensor, u: torch.Tensor, mass: torch.Tensor) -> torch.Tensor | None:
+    """:func:`keep_nearest` when every row weighs ``u``: one selection instead of a sort.
+
+    Row j's rank r_j in the (key, index) order gives ``c_j = u * clamp(mass/u - r_j, 0, 1)``,
+    nonzero only for ranks below ``K = ceil(mass/u)``. With t the K-th smallest key, rows with
+    key < t are all taken whole (their ranks are at most K - 2 < mass/u - 1) and rows tied at t
+    are ranked by index, so only the K-th order statistic is needed (numpy's SIMD partition on
+    CPU, torch.kthvalue elsewhere). Returns None when K differs between rows.
+    """
+    units = mass.unsqueeze(-1) / u  # (..., n, 1)
+    m = keys.shape[-1]
+    K = torch.ceil(units - 64 * torch.finfo(torch.float64).eps * units).clamp(1, m).long()
+    k = int(K.reshape(-1)[0])
+    if bool((K != k).any()):
+        return None
+    if keys.device.type == "cpu" and keys.dtype in (torch.float32, torch.float64):
+        t = torch.from_numpy(np.partition(keys.numpy(), k - 1, axis=-1)[..., k - 1:k])  # (..., n, 1)
+    else:
+        t = torch.kthvalue(keys, k, dim=-1, keepdim=True).values
+    lt, eq = keys < t, keys == t  # (..., n, m)
+    zero = torch.zeros((), dtype=torch.float64, device=keys.device)
+    if bool((eq.sum(-1) == 1).all()):  # the usual case: the K-th key is unique, of rank K - 1
+        frac = drop_slivers(u * (units - (k - 1)).clamp(0, 1), mass.unsqueeze(-1))  # (..., n, 1)
+        return torch.where(lt, u, torch.where(eq, frac, zero))
+    rank = lt.sum(-1, keepdim=True) + torch.cumsum(eq, dim=-1) - 1  # rank of each tied row
+    c = torch.where(eq, u * (units - rank).clamp(0, 1), zero)
+    return torch.where(lt, u, drop_slivers(c, mass.unsqueeze(-1)))
+
+
+def drop_slivers(share: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """Zero the shares that are rounding residue (below 64 ulps of the total mass).
+
+    ``lam * S`` rarely equals the Byzantine weight to the last bit; without this a boundary row
+    just outside the kept mass could enter with weight 1e-16 and, at 1e300, move the output.
+    """
+    residue = share <= 64 * torch.finfo(torch.float64).eps * total
+    return torch.where(residue, torch.zeros((), dtype=share.dtype, device=share.device), share)
 
 
 def combine(c: torch.Tensor, x: torch.Tensor, bad: torch.Tensor | None = None) -> torch.Tensor:
@@ -248,40 +292,41 @@ def unit_weights(x: torch.Tensor) -> torch.Tensor:
 def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Euclidean distances ``||x_i - z||``: (..., m, d) and (..., d) -> (..., m).
 
-    Computed from the differences (never by the Gram expansion, which cancels in float32 when
-    ``z`` is near the rows). A row holding NaN gets +inf; a row whose distance overflows (1e300
-    entries) gets +inf.
+    Computed from the differences (``cdist`` without the Gram expansion, which cancels in
+    float32 when ``z`` is near the rows; no (m, d) temporary). A row holding NaN, or whose
+    distance overflows (1e300 entries), gets +inf.
     """
-    diff = x - z.unsqueeze(-2)  # (..., m, d)
-    r = torch.linalg.vector_norm(diff, dim=-1)  # (..., m)
-    return torch.nan_to_num(r, nan=math.inf)
+    batch, (m, d) = x.shape[:-2], x.shape[-2:]
+    r = torch.cdist(x.reshape(-1, m, d), z.reshape(-1, 1, d), compute_mode="donot_use_mm_for_euclid_dist")
+    return torch.nan_to_num(r.reshape(*batch, m), nan=math.inf, posinf=math.inf)
 
 
 def pairwise_sqdist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared distances between rows, (..., m, d) -> D (..., m, m), and bad rows (..., m).
 
-    Uses the Gram expansion ``|y_i|^2 + |y_j|^2 - 2 y_i.y_j`` (a matrix product, no (m, m, d)
-    tensor) on rows centered at the row of median norm: distances do not change, and centering
-    keeps the expansion's cancellation at the scale of the spread of the rows instead of their
-    norm (honest gradients share a large common mean). Rows whose centered squared norm is not
-    finite (NaN, inf, or overflow from 1e300 entries) are ``bad``: their distance to every other
-    row is +inf, to themselves 0.
+    Uses the Gram expansion ``|y_i|^2 + |y_j|^2 - 2 y_i.y_j`` (one matrix product, no
+    (m, m, d) tensor) on rows centered at the row of median norm: distances do not change, and
+    centering keeps the expansion's cancellation at the scale of the spread of the rows instead
+    of their norm (honest gradients share a large common mean; float32 keeps ~7 digits). If
+    that row is itself far, the error is at most that of the uncentered expansion times ~4.
+    Rows whose centered squared norm is not finite (NaN, inf, or overflow from 1e300 entries)
+    are ``bad``: their distance to every other row is +inf, to themselves 0.
     """
-    norms = torch.nan_to_num(torch.linalg.vector_norm(x.detach(), dim=-1), nan=math.inf)  # (..., m)
-    m = x.shape[-2]
-    mid = torch.sort(norms, dim=-1, stable=True).indices[..., (m - 1) // 2: (m - 1) // 2 + 1]
-    center = x.gather(-2, mid.unsqueeze(-1).expand(*mid.shape, x.shape[-1]))  # (..., 1, d)
-    y = x - center.detach()  # (..., m, d)
-    sq = (y * y).sum(-1)  # (..., m)
-    bad = ~torch.isfinite(sq)
+    m, d = x.shape[-2:]
+    norms = torch.nan_to_num(torch.linalg.vector_norm(x.detach(), dim=-1), nan=math.inf, posinf=math.inf)
+    mid = torch.sort(norms, dim=-1, stable=True).indices[..., (m - 1) // 2:(m - 1) // 2 + 1]  # (..., 1)
+    center = x.detach().gather(-2, mid.unsqueeze(-1).expand(*mid.shape, d))  # (..., 1, d)
+    y = x - center  # (..., m, d)
+    G = y @ y.mT  # (..., m, m)
+    sq = G.diagonal(dim1=-2, dim2=-1)  # (..., m)
+    bad = ~torch.isfinite(sq.detach())
+    D = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * G).clamp_min(0)  # (..., m, m)
+    D.diagonal(dim1=-2, dim2=-1).zero_()  # exact zeros (clamp_min saves its input, not D)
     if bool(bad.any()):
-        y = torch.where(bad.unsqueeze(-1), torch.zeros((), dtype=y.dtype, device=y.device), y)
-        sq = torch.where(bad, torch.zeros((), dtype=sq.dtype, device=sq.device), sq)
-    D = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * (y @ y.mT)).clamp_min(0)  # (..., m, m)
-    eye = torch.eye(m, dtype=torch.bool, device=x.device)
-    D = D.masked_fill(eye, 0.0)
-    far = (bad.unsqueeze(-1) | bad.unsqueeze(-2)) & ~eye
-    return D.masked_fill(far, math.inf), bad
+        eye = torch.eye(m, dtype=torch.bool, device=x.device)
+        D = torch.where((bad.unsqueeze(-1) | bad.unsqueeze(-2)) & ~eye, math.inf,
+                        torch.where(eye, 0.0, D).to(D.dtype)).to(D.dtype)
+    return D, bad
 
 
 # -- coordinate-wise sorting -------------------------------------------------------------------

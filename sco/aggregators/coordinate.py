@@ -7,7 +7,7 @@ import math
 import torch
 
 from .. import _checks
-from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch,
+from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, drop_slivers,
                     sorted_columns)
 
 _MEDIAN_MODES = ("lower", "upper", "interpolate")
@@ -111,7 +111,7 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
             return xs[..., lo:hi] @ (share / (m - 2 * F)).to(x.dtype)
         S = upto[..., -1:]  # (..., d, 1)
         F = byzantine_mass(lam, S)
-        share = _interval_share(before, upto, F, S - F)  # (..., d, m)
+        share = drop_slivers(_interval_share(before, upto, F, S - F), S)  # (..., d, m)
         kept = torch.where(share > 0, xs, torch.zeros((), dtype=xs.dtype, device=xs.device))
         return (kept * (share / (S - 2 * F)).to(x.dtype)).sum(-1)
 

@@ -19,18 +19,26 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
                      init="median", return_iters: bool = False):
     r"""Weighted geometric median by the smoothed Weiszfeld iteration [Wei37], [PKH22].
 
-    Problem: :math:`\min_z \sum_{i=1}^m s_i \|z - x_i\|`. Iteration, from :math:`z_0`:
+    Problem: :math:`\min_z \sum_{i=1}^m s_i \|z - x_i\|`. Iteration, from :math:`z_0`, with
+    :math:`N_t = \{i : \|z_t - x_i\| \le \nu\}` the rows on :math:`z_t`:
 
     .. math::
 
-        \beta_i = \frac{s_i}{\max(\|z_t - x_i\|, \nu)}, \qquad
-        z_{t+1} = \frac{\sum_i \beta_i x_i}{\sum_i \beta_i}
+        \beta_i = \frac{s_i}{\|z_t - x_i\|}\ (i \notin N_t), \quad
+        T = \frac{\sum_{i \notin N_t} \beta_i x_i}{\sum_{i \notin N_t} \beta_i}, \quad
+        \gamma = \min\Big(1, \frac{\sum_{i \in N_t} s_i}{\|\sum_{i\notin N_t} \beta_i (x_i - z_t)\|}\Big),
+        \quad z_{t+1} = (1-\gamma)\, T + \gamma\, z_t
 
     until :math:`\|z_{t+1} - z_t\| \le \mathrm{tol}\cdot r` or ``max_iter`` steps, with
     :math:`r` the weighted median of :math:`\|z_0 - x_i\|` (a robust scale, so that ``tol``
     and the default smoothing are relative and the rule is scale- and translation-equivariant
-    up to ``tol``). ``x`` (..., m, d) holds the :math:`x_i`, ``weights`` (..., m) the
-    :math:`s_i`; :math:`\nu` is ``nu`` when given (absolute), else ``eps * r``; :math:`z_0`
+    up to ``tol``). This is Weiszfeld's step with the Vardi-Zhang correction (Vardi & Zhang,
+    PNAS 2000), which converges from any start, also when :math:`z_t` lands on an input (plain
+    Weiszfeld stalls there; the cw-median start often *is* an input). ``x`` (..., m, d) holds
+    the :math:`x_i`, ``weights`` (..., m) the :math:`s_i`; :math:`\nu` = ``eps * r``. With an
+    absolute ``nu`` the rule is instead the *smoothed* Weiszfeld step of [PKH22],
+    :math:`\beta_i = s_i/\max(\|z_t - x_i\|, \nu)`, :math:`z_{t+1} = \sum\beta_i x_i/\sum\beta_i`,
+    which minimizes a smoothed objective (:func:`rfa`). :math:`z_0`
     is ``init``: ``"median"`` (the coordinate-wise lower median, robust and equivariant,
     default), ``"zero"``, ``"mean"``, or a tensor (..., d). ``tol`` defaults to 1e-10 in
     float64 and 1e-6 otherwise. With ``return_iters`` returns ``(z, iters)``, ``iters`` (...)
@@ -87,16 +95,26 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
                 break
             if t > 0:
                 r = dist_to(x, z)
-            beta = ww / torch.maximum(r.to(torch.float64), floor.unsqueeze(-1))  # (..., m)
-            at_input = torch.isinf(beta).any(-1)  # nu = 0 and z_t on an input: the limit stays
-            beta = torch.where(torch.isinf(beta), torch.zeros((), dtype=beta.dtype, device=beta.device), beta)
-            total = beta.sum(-1, keepdim=True)
-            beta = beta / torch.where(total > 0, total, torch.ones((), dtype=total.dtype, device=total.device))
-            z_new = combine(beta.unsqueeze(-2), x, bad).squeeze(-2)  # (..., d)
-            z_new = torch.where((done | at_input).unsqueeze(-1), z, z_new)
+            rr = r.to(torch.float64)
+            zero = torch.zeros((), dtype=torch.float64, device=x.device)
+            if nu is None:  # Vardi-Zhang: rows on z_t leave the sum and pull with their weight eta
+                near = rr <= floor.unsqueeze(-1)  # (..., m)
+                beta = torch.where(near, zero, ww / torch.where(near, torch.ones_like(rr), rr))
+                eta = torch.where(near, ww, zero).sum(-1)  # (...)
+            else:  # smoothed: nu = 0 with z_t on an input is the limit nu -> 0+, z stays
+                beta = ww / torch.maximum(rr, floor.unsqueeze(-1))
+                eta = torch.where(torch.isinf(beta).any(-1), math.inf, 0.0)
+                beta = torch.where(torch.isinf(beta), zero, beta)
+            total = beta.sum(-1)  # (...)
+            safe = torch.where(total > 0, total, torch.ones_like(total))
+            T = combine((beta / safe.unsqueeze(-1)).unsqueeze(-2), x, bad).squeeze(-2)  # (..., d)
+            pull = total * torch.linalg.vector_norm((T - z).detach(), dim=-1).to(torch.float64)  # ||R(z_t)||
+            gamma = torch.where(pull > 0, (eta / torch.where(pull > 0, pull, torch.ones_like(pull))).clamp(max=1), 1.0)
+            gamma = torch.where(done, 1.0, gamma).to(x.dtype).unsqueeze(-1)
+            z_new = (1 - gamma) * T + gamma * z
             step = torch.linalg.vector_norm((z_new - z).detach(), dim=-1).to(torch.float64)
             iters = iters + (~done).long()
-            done = done | at_input | (step <= tol * scale)
+            done = done | (step <= tol * scale)
             z = z_new
         return z, iters
 
@@ -149,13 +167,16 @@ def _krum_keys(x: torch.Tensor, ww: torch.Tensor, lam: float, neighbors: str, ow
         _checks.fail(owner, "lam", f"leave a positive neighbour count m - f - {off} (m(1 - lam) > {off})",
                      lam, hint=f"Krum needs more than 2f + {off} workers.")
     D, bad = pairwise_sqdist(x)  # (..., m, m)
-    others = ww.unsqueeze(-2) * (~torch.eye(m, dtype=torch.bool, device=x.device))  # (..., m, m)
-    c = keep_nearest(D, others, K.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
-    zero = torch.zeros((), dtype=D.dtype, device=D.device)
-    score = (torch.where(c > 0, D, zero) * c.to(D.dtype)).sum(-1)  # (..., m)
+    # Row i itself goes last (key +inf, distance 0): it is reached only when its neighbourhood
+    # mass exceeds the other rows' total, and then adds nothing to the score.
+    others = D.masked_fill(torch.eye(m, dtype=torch.bool, device=x.device), math.inf)
+    c = keep_nearest(others, ww.unsqueeze(-2), K.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
+    if bool(bad.any()):  # 0 * inf would be NaN
+        D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
+    score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
     # A finite row whose neighbourhood reaches a non-finite row still ranks before every
     # non-finite row, so the selected row is finite whenever one exists.
-    score = torch.nan_to_num(score, posinf=torch.finfo(score.dtype).max)
+    score = torch.nan_to_num(score, nan=torch.finfo(score.dtype).max, posinf=torch.finfo(score.dtype).max)
     keys = torch.where(bad | (ww == 0), torch.full((), math.inf, dtype=score.dtype, device=score.device), score)
     return keys, S, F, mp
 
@@ -277,7 +298,7 @@ def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, c
         v = center
         for _ in range(iters):
             u = x - v.unsqueeze(-2)  # (..., m, d)
-            r = torch.nan_to_num(torch.linalg.vector_norm(u, dim=-1), nan=math.inf)  # (..., m)
+            r = torch.nan_to_num(torch.linalg.vector_norm(u, dim=-1), nan=math.inf, posinf=math.inf)  # (..., m)
             ok = torch.isfinite(r)
             zero = torch.zeros((), dtype=torch.float64, device=x.device)
             shrink = torch.where(ok, (tau / r.to(torch.float64)).clamp(max=1.0), zero)  # (..., m)

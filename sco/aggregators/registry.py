@@ -1,25 +1,4 @@
-"""Names of the aggregators and the parser of composed names such as ``"nnm+ctma(cwmed)"``.
-
-Grammar of a spec (whitespace is ignored)::
-
-    spec    := chain
-    chain   := call ("+" call)*
-    call    := NAME options? ("(" spec ")")?
-    options := "[" KEY "=" VALUE ("," KEY "=" VALUE)* "]"
-
-* ``NAME`` is a key of :data:`AGGREGATORS` (a rule), of :data:`META_AGGREGATORS` (a rule
-  that takes the rule in parentheses as its base), or of :data:`ALIASES`.
-* ``VALUE`` is an int, a float, ``true``/``false``, ``none`` or a bare word (a string).
-* ``m1+m2+...+mk(A)``, with meta-aggregators ``m1..mk`` of which only the last has the
-  parenthesized base, is ``mk(...m2(m1(A)))``: the authors' ``"nnm+ctma(A)"`` is
-  ``ctma(nnm(A))``, CTMA anchored at ``A(NNM(x))`` trimming the original rows ([digest] §4.2).
-
-The canonical name (``Aggregator.name``) is the nested form with options sorted by key and
-options equal to their defaults left out: ``parse("nnm+ctma(geometric_median[max_iter=1000])")``
-is named ``"ctma(nnm(geometric_median))"``. ByzFL's class names are aliases that select
-ByzFL's conventions (``"Median"`` is the interpolating median, ``"GeometricMedian"`` is
-:func:`rfa`, ``"Krum"`` uses m - f - 1 neighbours); lower-case names select ours.
-"""
+"""Registries of aggregator names and the parser of composed names such as ``"nnm+ctma(cwmed)"``."""
 
 from __future__ import annotations
 
@@ -206,7 +185,27 @@ def _build(calls, extra: dict | None = None) -> Aggregator:
 def parse(spec, /, **options) -> Aggregator:
     """An :class:`Aggregator` from a name, a composed spec, or a ByzFL-style dict.
 
-    ``spec`` follows the module's grammar (``"cwmed"``, ``"ctma(cwmed)"``,
+    Grammar of a spec (whitespace is ignored)::
+
+        spec    := chain
+        chain   := call ("+" call)*
+        call    := NAME options? ("(" spec ")")?
+        options := "[" KEY "=" VALUE ("," KEY "=" VALUE)* "]"
+
+    * ``NAME`` is a key of :data:`AGGREGATORS` (a rule), of :data:`META_AGGREGATORS` (a rule
+      that takes the rule in parentheses as its base), or of :data:`ALIASES`.
+    * ``VALUE`` is an int, a float, ``true``/``false``, ``none`` or a bare word (a string).
+    * ``m1+m2+...+mk(A)``, with meta-aggregators ``m1..mk`` of which only the last has the
+      parenthesized base, is ``mk(...m2(m1(A)))``: the authors' ``"nnm+ctma(A)"`` is
+      ``ctma(nnm(A))``, CTMA anchored at ``A(NNM(x))`` trimming the original rows ([digest] §4.2).
+
+    The canonical name (``Aggregator.name``) is the nested form with options sorted by key and
+    options equal to their defaults left out: ``parse("nnm+ctma(geometric_median[max_iter=1000])")``
+    is named ``"ctma(nnm(geometric_median))"``. ByzFL's class names are aliases that select
+    ByzFL's conventions (``"Median"`` is the interpolating median, ``"GeometricMedian"`` is
+    :func:`rfa`, ``"Krum"`` uses m - f - 1 neighbours); lower-case names select ours.
+
+    ``spec`` follows the grammar above (``"cwmed"``, ``"ctma(cwmed)"``,
     ``"nnm+ctma(geometric_median)"``, ``"bucketing[s=2](krum)"``), or is an
     :class:`Aggregator` (returned as is), or a dict ``{"name": ..., "parameters": {...}}``
     where ``parameters`` holds options and, for a meta-aggregator, ``"base"`` (a spec or a

@@ -1,0 +1,168 @@
+"""Speed of the aggregators: relative to the mean, relative to ByzFL, and the cost exponent in m."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+
+from sco.aggregators import parse
+from sco.random import Stream
+
+SHAPES = [(100, 100_000), (1000, 1_000), (17, 1_000_000)]
+
+
+def load_byzfl():
+    """ByzFL's aggregators and pre-aggregators, or None.
+
+    ``import byzfl`` also imports its federated-learning framework, which needs torchvision
+    and seaborn; the aggregators need neither, so the package is opened without running its
+    ``__init__``.
+    """
+    spec = importlib.util.find_spec("byzfl")
+    if spec is None:
+        return None
+    if "byzfl" not in sys.modules:
+        pkg = types.ModuleType("byzfl")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        sys.modules["byzfl"] = pkg
+    from byzfl.aggregators import aggregators, preaggregators
+    return types.SimpleNamespace(**{k: getattr(aggregators, k) for k in dir(aggregators) if k[0].isupper()},
+                                 **{k: getattr(preaggregators, k) for k in dir(preaggregators) if k[0].isupper()})
+
+
+def timeit(fn, repeats: int, budget: float = 0.05) -> float:
+    """Median seconds per call over ``repeats`` repeats, each of enough calls to last ``budget``."""
+    fn()  # warm-up
+    t0 = time.perf_counter()
+    fn()
+    one = time.perf_counter() - t0
+    n = max(1, int(budget / max(one, 1e-7)))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        times.append((time.perf_counter() - t0) / n)
+    return statistics.median(times)
+
+
+def rules(byzfl):
+    """(label, our spec, call extras, ByzFL factory (f, s) -> callable or None, convention note)."""
+    B = byzfl
+
+    def nnm_avg(f, s):
+        nn, avg = B.NNM(f), B.Average()
+        return lambda x: avg(nn(x))
+
+    def bucket_med(f, s):
+        bk, med = B.Bucketing(s), B.Median()
+        return lambda x: med(bk(x))
+
+    return [
+        ("mean", "mean", (lambda f, s: B.Average()) if B else None, "same"),
+        ("cwmed (lower)", "cwmed", None, ""),
+        ("cwmed[interpolate]", "cwmed[mode=interpolate]", (lambda f, s: B.Median()) if B else None,
+         "ByzFL Median = interpolating"),
+        ("cwtm", "cwtm", (lambda f, s: B.TrMean(f)) if B else None, "lam = f/m"),
+        ("geometric_median", "geometric_median", None, "Weiszfeld to tol"),
+        ("rfa (3 steps)", "rfa", (lambda f, s: B.GeometricMedian()) if B else None, "nu=0.1, T=3, z0=0"),
+        ("krum[byzfl]", "krum[neighbors=byzfl]", (lambda f, s: B.Krum(f)) if B else None, "m-f-1 neighbours"),
+        ("multi_krum[byzfl]", "multi_krum[neighbors=byzfl]", (lambda f, s: B.MultiKrum(f)) if B else None,
+         "q = m-f"),
+        ("centered_clipping", "centered_clipping[tau=100.0]",
+         (lambda f, s: B.CenteredClipping(tau=100.0)) if B else None, "center 0, L=1"),
+        ("nnm(mean)", "nnm(mean)", nnm_avg if B else None, "NNM(f) then Average"),
+        ("ctma(mean)", "ctma(mean)", None, "CTMA's own cost"),
+        ("ctma(cwmed)", "ctma(cwmed)", None, ""),
+        ("nnm+ctma(cwmed)", "nnm+ctma(cwmed)", None, ""),
+        ("bucketing(cwmed[interp])", "bucketing(cwmed[mode=interpolate])", bucket_med if B else None,
+         "random buckets: not compared"),
+    ]
+
+
+def agree(ours: torch.Tensor, theirs, label: str) -> str:
+    theirs = torch.as_tensor(theirs, dtype=torch.float32).reshape(ours.shape)
+    if label.startswith("bucketing"):
+        return "n/a (random)"
+    err = float((ours - theirs).abs().max())
+    scale = float(theirs.abs().max()) or 1.0
+    return "yes" if err <= 1e-4 * scale else f"NO ({err:.2e})"
+
+
+USAGE = """Prints, for each rule at (m, d) = (100, 1e5), (1000, 1e3), (17, 1e6) in float32, the
+median time of several repeats after a warm-up, that time over x.mean(-2) on the same input,
+ByzFL 0.0.11's time for its equivalent over ours (with a check that the outputs agree up to
+the stated convention), and the exponent of a power-law fit of time against m at fixed d.
+ByzFL is optional (pip install .[bench]); without it those columns say so."""
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, epilog=USAGE)
+    ap.add_argument("--quick", action="store_true", help="small shapes and few repeats (smoke run)")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    shapes = [(100, 10_000), (200, 1_000), (17, 100_000)] if args.quick else SHAPES
+    repeats = 3 if args.quick else args.repeats
+    try:
+        byzfl = load_byzfl()
+    except ImportError as e:  # a broken install
+        byzfl, why = None, f"ByzFL not importable ({e})"
+    else:
+        why = "ByzFL not installed (pip install .[bench])"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32; "
+          f"median of {repeats} repeats after a warm-up")
+    print(why if byzfl is None else "ByzFL 0.0.11 found: speedup = ByzFL time / our time")
+    header = f"{'rule':26s} {'m':>5s} {'d':>8s} {'ours ms':>9s} {'x mean':>8s} {'ByzFL ms':>9s} {'speedup':>8s}  equal"
+    table = rules(byzfl)
+    gen = Stream(0)
+    for m, d in shapes:
+        f = m // 4
+        lam = f / m
+        x = torch.from_numpy(np.random.default_rng(0).normal(size=(m, d)).astype(np.float32) + 1.0)
+        t_mean = timeit(lambda: x.mean(-2), repeats)
+        print()
+        print(header)
+        for label, spec, factory, note in table:
+            agg = parse(spec)
+            kw = dict(lam=lam, center=torch.zeros(d), generator=gen)
+            ours_t = timeit(lambda: agg(x, **kw), repeats)
+            ours = agg(x, **kw)
+            bz_t, speed, eq = "", "", "" if factory is not None else "—"
+            if byzfl is None:
+                bz_t = speed = "n/a"
+            elif factory is not None:
+                s = max(1, m // (2 * f))
+                reps = 1 if (label.startswith("nnm") and m * d >= 10**7) else repeats
+                fresh = (lambda: factory(f, s)) if label == "centered_clipping" else None
+                obj = factory(f, s)
+                call = (lambda: fresh()(x)) if fresh else (lambda: obj(x))
+                t = timeit(call, reps, budget=0.0 if reps == 1 else 0.05)
+                bz_t, speed = f"{t * 1e3:9.1f}", f"{t / ours_t:7.1f}x"
+                eq = agree(ours, (fresh() if fresh else obj)(x), label)
+            print(f"{label:26s} {m:5d} {d:8d} {ours_t * 1e3:9.2f} {ours_t / t_mean:8.1f} {bz_t:>9s} {speed:>8s}  "
+                  f"{eq} {note}")
+    # cost exponent in m at fixed d: slope of log time on log m
+    d = 2_000 if args.quick else 10_000
+    ms = [64, 128, 256] if args.quick else [64, 128, 256, 512, 1024]
+    print(f"\ncost exponent in m (d = {d}, m in {ms}, lam = 1/4): slope of log time vs log m")
+    for label, spec, *_ in table:
+        agg = parse(spec)
+        ts = []
+        for m in ms:
+            x = torch.from_numpy(np.random.default_rng(1).normal(size=(m, d)).astype(np.float32))
+            kw = dict(lam=0.25, center=torch.zeros(d), generator=gen)
+            ts.append(timeit(lambda: agg(x, **kw), repeats))
+        slope = np.polyfit(np.log(ms), np.log(ts), 1)[0]
+        print(f"  {label:26s} {slope:5.2f}   ({', '.join(f'{t * 1e3:.2f}' for t in ts)} ms)")
+
+
+if __name__ == "__main__":
+    main()

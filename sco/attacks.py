@@ -1,0 +1,372 @@
+"""Byzantine attacks: rows computed from the honest rows, plus a worst-case search through an aggregator."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+from . import _checks
+from .random import Stream
+
+
+def _check(owner: str, honest, honest_weights, n_byz):
+    if not isinstance(honest, torch.Tensor) or not honest.is_floating_point():
+        _checks.fail(owner, "honest", "be a floating-point torch.Tensor of shape (..., h, d)", honest,
+                     kind=TypeError)
+    if honest.dim() < 2 or honest.shape[-2] < 1:
+        _checks.fail(owner, "honest", "have shape (..., h, d) with h >= 1", honest,
+                     hint="Stack the honest worker vectors along dim -2.")
+    n_byz = _checks.integer(owner, "n_byz", n_byz, low=0)
+    w = None
+    if honest_weights is not None:
+        if not isinstance(honest_weights, torch.Tensor):
+            _checks.fail(owner, "honest_weights", "be None or a tensor of shape (..., h)", honest_weights,
+                         kind=TypeError)
+        try:
+            w = honest_weights.to(honest.dtype).expand(honest.shape[:-1])
+        except RuntimeError:
+            _checks.fail(owner, "honest_weights", f"broadcast to {tuple(honest.shape[:-1])}", honest_weights)
+        if (w < 0).any() or not torch.isfinite(w).all() or (w.sum(-1) <= 0).any():
+            _checks.fail(owner, "honest_weights", "be finite, nonnegative, with a positive total", honest_weights)
+    return n_byz, w
+
+
+def _rows(v: torch.Tensor, n_byz: int) -> torch.Tensor:
+    """One vector (..., d) as ``n_byz`` identical Byzantine rows (..., n_byz, d)."""
+    return v.unsqueeze(-2).expand(*v.shape[:-1], n_byz, v.shape[-1]).clone()
+
+
+def _weights(honest: torch.Tensor, honest_weights: torch.Tensor | None) -> torch.Tensor:
+    """The honest weights expanded to (..., h), ones when None."""
+    if honest_weights is None:
+        return torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device)
+    return honest_weights.to(honest.dtype).expand(honest.shape[:-1])
+
+
+def weighted_mean(honest: torch.Tensor, honest_weights: torch.Tensor | None = None) -> torch.Tensor:
+    r"""The honest target :math:`\bar x_G = \sum_i s_i x_i / \sum_i s_i`: (..., h, d) -> (..., d)."""
+    w = _weights(honest, honest_weights)
+    return (w.unsqueeze(-1) * honest).sum(-2) / w.sum(-1, keepdim=True)
+
+
+def honest_stats(honest: torch.Tensor, honest_weights: torch.Tensor | None = None):
+    r"""Weighted mean and coordinate-wise standard deviation of the honest rows.
+
+    .. math::
+
+        \mu = \frac{\sum_i s_i x_i}{V_1},\qquad
+        \sigma^2 = \frac{\sum_i s_i (x_i - \mu)^2}{V_1 - V_2/V_1},\qquad V_1 = \sum_i s_i,\ V_2 = \sum_i s_i^2
+
+    (the unbiased estimate with reliability weights: equal weights give ``std(ddof=1)``, as
+    ``torch.std`` in the authors' code and ByzFL; scaling the weights changes nothing).
+    A single honest row has :math:`\sigma = 0`.
+    """
+    w = _weights(honest, honest_weights)
+    V1, V2 = w.sum(-1, keepdim=True), (w * w).sum(-1, keepdim=True)
+    mu = weighted_mean(honest, w)  # (..., d)
+    dev2 = (w.unsqueeze(-1) * (honest - mu.unsqueeze(-2)) ** 2).sum(-2)  # (..., d)
+    denom = V1 - V2 / V1
+    var = torch.where(denom > 0, dev2 / torch.where(denom > 0, denom, torch.ones_like(denom)), torch.zeros_like(dev2))
+    return mu, var.sqrt()
+
+
+def sign_flip(honest, honest_weights=None, *, n_byz: int, generator=None, scale: float = 1.0,
+              own: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Sign flipping: each Byzantine row is :math:`-c\,\mu` (ByzFL ``SignFlipping``, c = 1).
+
+    ``scale`` is :math:`c`; :math:`\mu` the weighted honest mean. With ``own`` (..., n_byz, d),
+    the Byzantine workers' own honest-style vectors, returns :math:`-c` times them: the
+    authors' ``sf`` (each Byzantine worker sends minus its own momentum, [digest] §4.5).
+    """
+    n_byz, w = _check("sign_flip", honest, honest_weights, n_byz)
+    scale = _checks.real("sign_flip", "scale", scale)
+    if own is not None:
+        _checks.last_dim("sign_flip", "own", own, honest.shape[-1])
+        if own.shape[-2] != n_byz:
+            _checks.fail("sign_flip", "own", f"have n_byz={n_byz} rows", own)
+        return -scale * own
+    mu, _ = honest_stats(honest, w)
+    return _rows(-scale * mu, n_byz)
+
+
+def alie_z(n: float, f: float) -> float:
+    r"""ALIE's :math:`z_{\max} = \Phi^{-1}\big(\frac{n - f - s}{n - f}\big)`, :math:`s = \lfloor n/2 + 1\rfloor - f`
+    [BBG19]; the authors' code ([digest] §4.5, §7.1 item 9). (17, 8) gives 1.2206.
+
+    Weighted (the authors' async code): n = total weight (updates), f = Byzantine weight.
+    """
+    n = _checks.real("alie_z", "n", n, low=0.0, low_open=True)
+    f = _checks.real("alie_z", "f", f, low=0.0)
+    if f >= n:
+        _checks.fail("alie_z", "f", f"be < n={n}", f)
+    s = math.floor(n / 2 + 1) - f
+    p = (n - f - s) / (n - f)
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return float(torch.special.ndtri(torch.tensor(p, dtype=torch.float64)))
+
+
+def alie(honest, honest_weights=None, *, n_byz: int, generator=None, z: float | None = None,
+         byz_weight: float | None = None) -> torch.Tensor:
+    r"""A Little Is Enough [BBG19]: every Byzantine row is :math:`\mu - z\,\sigma`.
+
+    :math:`\mu, \sigma` are the honest (weighted) mean and coordinate-wise std
+    (:func:`honest_stats`); ``z`` defaults to :func:`alie_z` with n = h + n_byz and
+    f = n_byz, or, with ``honest_weights``, n = total weight and f = ``byz_weight`` (default
+    ``n_byz`` times the mean honest weight), as the authors' async code does ([digest] §5.4).
+
+    .. note::
+        ByzFL's ``ALittleIsEnough(tau=1.5)`` returns :math:`\mu + \tau\sigma`: that is ``z = -tau``
+        (the alias ``"ALittleIsEnough"`` sets ``z=-1.5``).
+    """
+    n_byz, w = _check("alie", honest, honest_weights, n_byz)
+    h = honest.shape[-2]
+    if z is None:
+        if w is None:
+            z = alie_z(h + n_byz, n_byz)
+        else:
+            total_h = float(w.sum(-1).mean())
+            fw = n_byz * total_h / h if byz_weight is None else _checks.real("alie", "byz_weight", byz_weight, low=0.0)
+            z = alie_z(total_h + fw, fw)
+    z = _checks.real("alie", "z", z)
+    mu, sigma = honest_stats(honest, w)
+    return _rows(mu - z * sigma, n_byz)
+
+
+def ipm(honest, honest_weights=None, *, n_byz: int, generator=None, eps: float = 0.5) -> torch.Tensor:
+    r"""Inner-product manipulation, "empire" [XKG20]: every Byzantine row is :math:`-\epsilon\,\mu`.
+
+    ``eps`` = 0.5 is the authors' sync default, 0.1 their async one ([digest] §4.5, §5.4);
+    ByzFL's ``InnerProductManipulation(tau=2.0)`` is ``eps=2.0`` (the alias's preset).
+    """
+    n_byz, w = _check("ipm", honest, honest_weights, n_byz)
+    eps = _checks.real("ipm", "eps", eps)
+    mu, _ = honest_stats(honest, w)
+    return _rows(-eps * mu, n_byz)
+
+
+def _normal(generator, label: str, batch, shape, like: torch.Tensor) -> torch.Tensor:
+    if not isinstance(generator, Stream):
+        _checks.fail("attack", "generator", "be a sco.random.Stream", generator, kind=TypeError,
+                     hint="Randomness comes from the run's counter-based stream, never torch's global RNG.")
+    runs = math.prod(batch)
+    if len(generator) not in (1, runs):
+        _checks.fail("attack", "generator", f"have 1 run or one per batch row ({runs})",
+                     f"Stream with {len(generator)} runs")
+    g = generator.fold(label).normal(shape, dtype=like.dtype).to(like.device)  # (R, *shape)
+    if len(generator) == runs:
+        return g.reshape(*batch, *shape)
+    return g.reshape(shape).expand(*batch, *shape)  # one run shared by every batch row
+
+
+def gaussian(honest, honest_weights=None, *, n_byz: int, generator: Stream, mu: float = 0.0,
+             sigma: float = 1.0) -> torch.Tensor:
+    r"""Gaussian noise: independent rows :math:`\mathcal N(\mu, \sigma^2 I_d)` (ByzFL ``Gaussian``).
+
+    Drawn from ``generator`` (a :class:`sco.random.Stream`, one run per batch row or one for
+    all) as ``generator.fold("gaussian").normal((n_byz, d))``. ByzFL draws one vector and
+    repeats it; here the rows are independent.
+    """
+    n_byz, _ = _check("gaussian", honest, honest_weights, n_byz)
+    mu = _checks.real("gaussian", "mu", mu)
+    sigma = _checks.real("gaussian", "sigma", sigma, low=0.0)
+    z = _normal(generator, "gaussian", honest.shape[:-2], (n_byz, honest.shape[-1]), honest)
+    return mu + sigma * z
+
+
+def mimic(honest, honest_weights=None, *, n_byz: int, generator=None, target: int = 0) -> torch.Tensor:
+    """Mimic: every Byzantine row copies honest row ``target`` (ByzFL ``Mimic(epsilon=target)``)."""
+    n_byz, _ = _check("mimic", honest, honest_weights, n_byz)
+    target = _checks.integer("mimic", "target", target, low=0, high=honest.shape[-2] - 1)
+    return _rows(honest[..., target, :], n_byz)
+
+
+def far_point(honest, honest_weights=None, *, n_byz: int, generator=None, distance: float = 100.0,
+              direction: torch.Tensor | None = None) -> torch.Tensor:
+    r"""A far point: every Byzantine row is :math:`\mu + t\,\rho\,u`, ``t`` = ``distance``.
+
+    :math:`\rho^2 = \frac{1}{V_1}\sum_i s_i\|x_i - \mu\|^2` is the honest spread (the
+    denominator of kappa) and :math:`u` the unit ``direction`` (default
+    :math:`(1, \dots, 1)/\sqrt d`). The "far point" of [digest] §7.2 item 5.
+    """
+    n_byz, w = _check("far_point", honest, honest_weights, n_byz)
+    distance = _checks.real("far_point", "distance", distance)
+    d = honest.shape[-1]
+    u = torch.ones(d, dtype=honest.dtype, device=honest.device) if direction is None \
+        else _checks.last_dim("far_point", "direction", direction, d).to(honest.dtype)
+    u = u / torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+    mu, _ = honest_stats(honest, w)
+    return _rows(mu + distance * spread(honest, w).unsqueeze(-1) * u, n_byz)
+
+
+def non_finite(honest, honest_weights=None, *, n_byz: int, generator=None, value: float = math.nan) -> torch.Tensor:
+    """Rows filled with ``value``: NaN (default), +-inf (ByzFL ``Inf``), or a huge finite number."""
+    n_byz, _ = _check("non_finite", honest, honest_weights, n_byz)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _checks.fail("non_finite", "value", "be a real number (NaN and inf allowed)", value, kind=TypeError)
+    return torch.full((*honest.shape[:-2], n_byz, honest.shape[-1]), value, dtype=honest.dtype, device=honest.device)
+
+
+def label_flip(*args, **kwargs):
+    """Label flipping is objective-level: it has no formula over honest vectors.
+
+    Byzantine workers run the honest estimator on a corrupted objective (labels y -> K-1-y,
+    [digest] §4.5) and send what it produces: the simulator calls
+    ``objective.flip_labels()`` for the Byzantine workers. Calling this raises; check
+    ``ATTACKS[name].objective_level`` instead. (ByzFL's ``LabelFlipping`` likewise only
+    averages vectors already computed on flipped labels.)
+    """
+    _checks.fail("label_flip", "attack", "be run by the simulator on the objective "
+                 "(objective.flip_labels()), not on vectors", "label_flip", kind=TypeError)
+
+
+label_flip.objective_level = True
+
+
+def spread(honest: torch.Tensor, honest_weights: torch.Tensor | None = None) -> torch.Tensor:
+    r""":math:`\rho = \big(\frac{1}{V_1}\sum_i s_i \|x_i - \bar x_G\|^2\big)^{1/2}`, shape (...)."""
+    w = _weights(honest, honest_weights)
+    mu = weighted_mean(honest, w)
+    return ((w * ((honest - mu.unsqueeze(-2)) ** 2).sum(-1)).sum(-1) / w.sum(-1)).sqrt()
+
+
+def joint_weights(honest, honest_weights, n_byz: int, byz_weights=None):
+    """Weights of honest + Byzantine rows, (..., h + n_byz) or None when both are None, and the
+    Byzantine share of the weight (the largest over the batch, below 1/2) as a default ``lam``.
+
+    Byzantine rows weigh one each, or the mean honest weight when ``honest_weights`` are given.
+    """
+    h = honest.shape[-2]
+    if honest_weights is None and byz_weights is None:
+        return None, min(n_byz / (n_byz + h), 0.5 - 1e-9)
+    hw = _weights(honest, honest_weights)
+    batch = honest.shape[:-2]
+    bw = hw.mean(-1, keepdim=True).expand(*batch, n_byz) if byz_weights is None \
+        else byz_weights.to(honest.dtype).expand(*batch, n_byz)
+    weights = torch.cat([hw, bw], dim=-1)
+    return weights, min(float((bw.sum(-1) / weights.sum(-1)).max()), 0.5 - 1e-9)
+
+
+def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, agg, lam: float | None = None,
+               byz_weights: torch.Tensor | None = None, steps: int = 60, restarts: int = 8,
+               radius: float = 10.0, lr: float = 0.3, center: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Search the Byzantine rows that push ``agg`` farthest from the honest mean.
+
+    .. math::
+
+        \max_{y_1..y_f \in B(\bar x_G, r\rho)} \big\|\mathrm{agg}(x_G \cup y) - \bar x_G\big\|
+
+    with :math:`\bar x_G`, :math:`\rho` the honest weighted mean and spread (:func:`spread`)
+    and :math:`r` = ``radius``. Candidates: the structured attacks (ALIE, IPM at several
+    eps, sign flip, far points in random directions and along the honest extremes) and
+    ``restarts`` random points, each improved by ``steps`` of projected gradient ascent
+    through ``agg`` (autograd, normalized steps of ``lr * r * rho`` decaying as 1/sqrt(t)),
+    batched over the candidates; the best is returned, (..., n_byz, d).
+
+    Exact where the rule allows: for coordinate-wise rules that are monotone in each input
+    (mean, CWTM, CWMed) the candidate putting every Byzantine value at the end of the honest
+    range that moves each coordinate most (evaluated with all values above, then all below)
+    is the exact maximizer over Byzantine rows beyond the honest range, which is the
+    supremum for CWTM and CWMed (their output stops moving there).
+
+    ``agg`` is an aggregator (name, :class:`sco.aggregators.Aggregator` or function) called as
+    ``agg(x, weights, lam=lam, center=center, generator=...)``; ``lam`` defaults to the
+    Byzantine share of the weight; ``byz_weights`` (..., n_byz) default to ones, or to the
+    mean honest weight when ``honest_weights`` are given; ``center`` (centered clipping)
+    defaults to the honest mean. This is a heuristic lower bound on the true worst case.
+    """
+    from .aggregators import as_aggregator
+
+    n_byz, w = _check("worst_case", honest, honest_weights, n_byz)
+    steps = _checks.integer("worst_case", "steps", steps, low=0)
+    restarts = _checks.integer("worst_case", "restarts", restarts, low=0)
+    radius = _checks.real("worst_case", "radius", radius, low=0.0, low_open=True)
+    lr = _checks.real("worst_case", "lr", lr, low=0.0, low_open=True)
+    agg = as_aggregator(agg)
+    batch, (h, d) = honest.shape[:-2], honest.shape[-2:]
+    hw = _weights(honest, w)
+    weights, share = joint_weights(honest, w, n_byz, byz_weights)
+    lam = share if lam is None else lam
+    mu = weighted_mean(honest, hw)  # (..., d)
+    R = radius * spread(honest, w)  # (...)
+    R = torch.where(R > 0, R, torch.ones_like(R))
+    center = mu if center is None else center
+    agg_gen = generator.fold("worst_case", "aggregator")
+    agg_gen = agg_gen if len(agg_gen) == 1 else agg_gen[0:1]
+
+    def project(y):  # (K, ..., n_byz, d)
+        off = y - mu.unsqueeze(-2)
+        n = torch.linalg.vector_norm(off, dim=-1, keepdim=True)
+        return mu.unsqueeze(-2) + off * (R[..., None, None] / n.clamp_min(1e-300)).clamp(max=1.0)
+
+    def objective(y):  # (K, ..., n_byz, d) -> (K, ...)
+        K = y.shape[0]
+        x = torch.cat([honest.expand(K, *honest.shape), y], dim=-2)
+        ww = None if weights is None else weights.expand(K, *weights.shape)
+        out = agg(x, ww, lam=lam, center=center.expand(K, *center.shape), generator=agg_gen)
+        return torch.linalg.vector_norm(out - mu, dim=-1)
+
+    # structured candidates, each (..., n_byz, d)
+    lo, hi = honest.amin(-2), honest.amax(-2)  # (..., d)
+    margin = (hi - lo).clamp_min(1e-12)
+    up, down = _rows(hi + margin, n_byz), _rows(lo - margin, n_byz)
+    with torch.no_grad():
+        du, dd = (agg(torch.cat([honest, y], -2), weights, lam=lam, center=center, generator=agg_gen) - mu
+                  for y in (up, down))
+    mixed = torch.where((du.abs() >= dd.abs()).unsqueeze(-2), up, down)
+    cands = [mixed, up, down, alie(honest, w, n_byz=n_byz), sign_flip(honest, w, n_byz=n_byz)]
+    cands += [ipm(honest, w, n_byz=n_byz, eps=e) for e in (0.5, 2.0)]
+    if h > 1:
+        cands.append(alie(honest, w, n_byz=n_byz, z=-alie_z(h + n_byz, n_byz) if n_byz < h else -1.0))
+    if restarts:
+        u = _normal(generator, "worst_case", batch, (restarts, n_byz, d), honest)  # (..., K, n_byz, d)
+        u = u / torch.linalg.vector_norm(u, dim=-1, keepdim=True).clamp_min(1e-300)
+        rand = mu[..., None, None, :] + R[..., None, None, None] * u
+        cands += list(rand.movedim(-3, 0))
+    y = project(torch.stack(cands))  # (K, ..., n_byz, d)
+    if n_byz == 0:
+        return y[0]
+    best_y, best = y.detach().clone(), objective(y.detach()).detach()
+    for t in range(steps):
+        y = y.detach().requires_grad_(True)
+        val = objective(y)
+        (g,) = torch.autograd.grad(val.sum(), y)
+        with torch.no_grad():
+            better = val > best
+            best = torch.where(better, val, best)
+            best_y = torch.where(better[..., None, None], y, best_y)
+            gn = torch.linalg.vector_norm(g, dim=(-2, -1), keepdim=True)
+            step = lr * R[..., None, None] / math.sqrt(t + 1)
+            y = project(y + step * g / gn.clamp_min(1e-300))
+    with torch.no_grad():
+        val = objective(y)
+        better = val > best
+        best = torch.where(better, val, best)
+        best_y = torch.where(better[..., None, None], y, best_y)
+        k = best.argmax(0)  # (...)
+        return best_y.gather(0, k[None, ..., None, None].expand(1, *best_y.shape[1:])).squeeze(0)
+
+
+ATTACKS = {
+    "sign_flip": sign_flip,
+    "alie": alie,
+    "ipm": ipm,
+    "gaussian": gaussian,
+    "mimic": mimic,
+    "far_point": far_point,
+    "non_finite": non_finite,
+    "label_flip": label_flip,
+    "worst_case": worst_case,
+    # the authors' names ([digest] §4.5) and common spellings
+    "sf": sign_flip, "little": alie, "empire": ipm, "lf": label_flip, "nan": non_finite,
+    # ByzFL class names, with ByzFL's defaults ([ByzFL] v0.0.11, conventions table)
+    "SignFlipping": sign_flip,
+    "ALittleIsEnough": functools.partial(alie, z=-1.5),
+    "InnerProductManipulation": functools.partial(ipm, eps=2.0),
+    "Gaussian": gaussian,
+    "Mimic": mimic,
+    "Inf": functools.partial(non_finite, value=math.inf),
+    "LabelFlipping": label_flip,
+}
+"""Attacks by name: ``attack(honest, honest_weights=None, *, n_byz, generator, **params)`` -> (..., n_byz, d)."""
