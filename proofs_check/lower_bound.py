@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sympy as sp
-import torch
 
 from ._core import Result, is_zero, record
 
 # (m, f) at which every rule is defined (Krum needs m - f - 2 >= 1 neighbours)
 CONFIGS = ((5, 1), (9, 4), (10, 3), (17, 8))
-D_DIM = 3
 # The worst of the two ratios may fall short of the bound only by rounding
 TOL = 1e-9
+
+# sco's deterministic rules that need neither a center nor a random stream, and meta-rules over them
+RULES = ("mean", "cwmed", "cwmed[mode=upper]", "cwtm", "geometric_median", "rfa", "krum", "multi_krum",
+         "ctma(cwmed)", "ctma(geometric_median)", "ctma(krum)", "nnm(cwmed)", "nnm+ctma(cwmed)")
 
 
 def lower_bound(m, f):
@@ -19,40 +21,16 @@ def lower_bound(m, f):
     return f / (m - 2 * f)
 
 
-def construction(m: int, f: int, d: int = D_DIM, dtype=torch.float64) -> torch.Tensor:
-    """Inputs (1, m, d): f rows at -e_1, m - 2f rows at 0, f rows at +e_1.
-
-    Either the first m - f rows are honest (the last f Byzantine), or the last m - f
-    are: the two instances give the aggregator the same input.
-    """
-    x = torch.zeros(1, m, d, dtype=dtype)
-    x[0, :f, 0] = -1.0
-    x[0, m - f:, 0] = 1.0
-    return x
-
-
-def honest_ratio(y: torch.Tensor, x: torch.Tensor, honest: slice) -> float:
-    """||y - xbar_G||^2 / ((1/|G|) sum_G ||x_i - xbar_G||^2) for one instance."""
-    xg = x[0, honest]
-    xbar = xg.mean(0)
-    return float((y.reshape(-1) - xbar).pow(2).sum() / (xg - xbar).pow(2).sum(-1).mean())
-
-
-def worst_of_two(agg, m: int, f: int) -> float:
-    """max over the two honest sets of the ratio reached by ``agg``'s single output."""
-    x = construction(m, f)
-    y = agg(x, None, lam=f / m)
-    return max(honest_ratio(y, x, slice(0, m - f)), honest_ratio(y, x, slice(f, m)))
-
-
 def check_construction(bound=lower_bound) -> Result:
     r"""The two instances certify ``kappa >= f/(m - 2f)``: symbolic in m and f.
 
-    With G_1 = {-e x f, 0 x (m-2f)} and G_2 = {0 x (m-2f), +e x f}: xbar_{G_1,2} =
-    -+ f/(m-f) e and rho^2 = f(m-2f)/(m-f)^2 in both. Any output y has
-    max_s ||y - xbar_s|| >= ||xbar_1 - xbar_2||/2 (triangle inequality; equality at the
-    midpoint), so the best aggregator's worst ratio is (f/(m-f))^2 / rho^2, compared
-    with the claimed bound as rational functions of f and g = m - 2f > 0.
+    Inputs: f rows at -e, m - 2f rows at 0, f rows at +e; the honest set is either
+    G_1 = {-e x f, 0 x (m-2f)} or G_2 = {0 x (m-2f), +e x f}, and the aggregator sees
+    the same rows in both. xbar_{G_1,2} = -+ f/(m-f) e and rho^2 = f(m-2f)/(m-f)^2 in
+    both. Any output y has max_s ||y - xbar_s|| >= ||xbar_1 - xbar_2||/2 (triangle
+    inequality; equality at the midpoint), so the best aggregator's worst ratio is
+    (f/(m-f))^2 / rho^2, compared with the claimed bound as rational functions of f
+    and g = m - 2f > 0.
     """
     f, g = sp.symbols("f g", positive=True)  # g = m - 2f > 0
     m = 2 * f + g
@@ -67,25 +45,47 @@ def check_construction(bound=lower_bound) -> Result:
                   f"min_y max ratio = {certified} (claimed {claimed})")
 
 
+def check_sco_instance(bound=lower_bound, configs=CONFIGS) -> Result:
+    """sco.robustness builds the construction: its two honest sets have the means, spread and bound above.
+
+    Numeric: for each (m, f), ``indistinguishable_instance`` gives two honest sets of
+    m - f rows with opposite means +- f/(m-f) e_1 and spread f(m-2f)/(m-f)^2, and
+    ``lower_bound(m=, f=)`` equals the claimed bound (all to 1e-12).
+    """
+    from sco.robustness import indistinguishable_instance, lower_bound as sco_bound
+
+    worst = 0.0
+    for m, f in configs:
+        x, sets = indistinguishable_instance(m, f, d=3)
+        means = [x[g].mean(0) for g in sets]
+        worst = max(worst, abs(sco_bound(m=m, f=f).value - float(bound(m, f))),
+                    float((means[0] + means[1]).abs().max()))
+        for g, xbar in zip(sets, means):
+            spread = float((x[g] - xbar).pow(2).sum(-1).mean())
+            worst = max(worst, abs(len(g) - (m - f)), abs(float(xbar.norm()) - f / (m - f)),
+                        abs(spread - f * (m - 2 * f) / (m - f) ** 2))
+    return record("Lower bound: sco.robustness instance and value", "numeric", worst <= 1e-12,
+                  f"max deviation {worst:.1e} over (m,f) in {list(configs)}")
+
+
 def check_aggregators(aggregators: dict, bound=lower_bound, configs=CONFIGS) -> Result:
     """On sco's aggregators: the worst of the two instances reaches at least the bound, for every rule and (m, f).
 
-    Numeric: each rule is called once per (m, f) with lam = f/m on the construction; the
-    detail gives, per rule, the smallest worst-ratio / bound over the configurations
-    (1.0 means the rule sits exactly at the bound, as the mean does by symmetry).
+    Numeric: ``sco.robustness.indistinguishable_kappa`` (the larger ratio over the two
+    honest sets) per rule and (m, f), lam = f/m; the detail gives, per rule, the smallest
+    worst-ratio / bound over the configurations (1 means the rule sits exactly at the
+    bound, as the mean does by symmetry; CTMA reaches 4 because ties between the two
+    outer groups are broken by index, which keeps one of them whole).
     """
+    from sco.robustness import indistinguishable_kappa
+
     rows, ok = [], True
     for name, agg in aggregators.items():
-        slack = min(worst_of_two(agg, m, f) / float(bound(m, f)) for m, f in configs)
+        slack = min(indistinguishable_kappa(agg, m, f, d=3) / float(bound(m, f)) for m, f in configs)
         ok &= slack >= 1 - TOL
         rows.append(f"{name} {slack:.3g}")
     detail = f"min over (m,f) in {list(configs)} of worst/bound: " + ", ".join(rows)
     return record("Lower bound: every rule's worst >= f/(m-2f)", "numeric", ok, detail)
-
-
-# sco's deterministic rules that need neither a center nor a random stream, and meta-rules over them
-RULES = ("mean", "cwmed", "cwmed[mode=upper]", "cwtm", "geometric_median", "rfa", "krum", "multi_krum",
-         "ctma(cwmed)", "ctma(geometric_median)", "ctma(krum)", "nnm(cwmed)", "nnm+ctma(cwmed)")
 
 
 def sco_rules(names=RULES) -> dict:
@@ -96,4 +96,4 @@ def sco_rules(names=RULES) -> dict:
 
 
 def run() -> list[Result]:
-    return [check_construction(), check_aggregators(sco_rules())]
+    return [check_construction(), check_sco_instance(), check_aggregators(sco_rules())]

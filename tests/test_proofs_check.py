@@ -263,6 +263,17 @@ def test_alie_rejects_off_by_one_supporters():
 
 def test_alie_rejects_wrong_quantile():
     assert_fails(alie.check_z_max(z_fn=lambda m, f: alie.z_max_scipy(m, f) + 1e-6))
+    assert_fails(alie.check_sco_alie(z_fn=lambda m, f: alie.z_max_scipy(m, f) + 1e-6))
+
+
+def test_alie_rejects_attack_with_biased_std():
+    from sco import attacks
+
+    def biased(honest, n_byz):
+        z = attacks.alie_z(honest.shape[-2] + n_byz, n_byz)
+        row = honest.mean(-2) - z * honest.std(-2, correction=0)
+        return row.unsqueeze(-2).expand(*row.shape[:-1], n_byz, row.shape[-1])
+    assert_fails(alie.check_sco_alie(attack=biased))
 
 
 # -- lower bound -----------------------------------------------------------------------------
@@ -272,13 +283,15 @@ def test_lower_bound_rejects_doubled_bound():
     def doubled(m, f):
         return 2 * f / (m - 2 * f)
     assert_fails(lower_bound.check_construction(bound=doubled))
+    assert_fails(lower_bound.check_sco_instance(bound=doubled))
     assert_fails(lower_bound.check_aggregators(lower_bound.sco_rules(("mean", "cwmed")), bound=doubled))
 
 
-def test_lower_bound_mean_sits_on_the_bound():
-    for m, f in lower_bound.CONFIGS:
-        worst = lower_bound.worst_of_two(lower_bound.sco_rules(("mean",))["mean"], m, f)
-        assert worst == pytest.approx(f / (m - 2 * f), rel=1e-12)
+def test_lower_bound_rejects_wrong_spread():
+    # the ratio of the construction computed with the spread over all m rows instead of the m - f honest ones
+    def over_m(m, f):
+        return f / (m - 2 * f) * (m - f) / m
+    assert_fails(lower_bound.check_construction(bound=over_m))
 
 
 # -- PEP -------------------------------------------------------------------------------------
@@ -318,6 +331,6 @@ def test_cli_prints_table_and_exit_code(capsys, monkeypatch):
     assert cli.main(["alie"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["lemma", "method", "result", "detail"]
-    assert "ALIE: z_max(m, f)" in out and "1/1 checks passed" in out
+    assert "ALIE: z_max(m, f)" in out and "2/2 checks passed" in out
     monkeypatch.setitem(proofs_check.LEMMAS, "alie", lambda: [record("broken", "numeric", False, "x")])
     assert cli.main(["alie"]) == 1
