@@ -87,7 +87,7 @@ def effective_step(T: int, eta: float, alpha=lambda t: t) -> float:
 
 
 def huber_excess(T: int, eta: float, L: float = 1.0, D: float = 1.0, alpha=lambda t: t) -> float:
-    """f(x_T) - f* of AnyTime-GD run on the Huber function that is worst for GD [THG17, Thm 3].
+    """f(x_T) - f* of AnyTime-GD run on the Huber function that is worst for GD with small steps [DT14; THG17].
 
     f(x) = (L/2) x^2 for |x| <= r and g0 |x| - g0^2/(2L) beyond, with r = D/(1 + 2 L h_T)
     and g0 = L r: started at x_1 = D, every iterate stays where the slope is g0.
