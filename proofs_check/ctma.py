@@ -123,10 +123,16 @@ def sample_instances(m: int, f: int, n: int, weighted: bool, free: bool, gen: to
     byz = torch.where(family == 0, point.expand(-1, f, -1),
                       torch.where(family == 1, cluster, torch.where(family == 2, copies, far)))
     x = torch.cat([honest, byz], dim=-2)
-    x0 = torch.randn(n, D_DIM, **opts) * torch.rand(n, 1, **opts).mul(2) if free else None
-    if not weighted:  # unit weights already put exactly lam = f/m of the mass on the Byzantine rows
-        return Instance(x, torch.ones(n, m, dtype=torch.float64), n_h, f / m, x0)
-    return Instance(x, _byzantine_share(torch.exp(torch.randn(n, m, **opts)), n_h, f / m), n_h, f / m, x0)
+    if weighted:
+        weights = _byzantine_share(torch.exp(torch.randn(n, m, **opts)), n_h, f / m)
+    else:  # unit weights already put exactly lam = f/m of the mass on the Byzantine rows
+        weights = torch.ones(n, m, dtype=torch.float64)
+    x0 = None
+    if free:  # half near the weighted mean of all rows (where the search found near-equality), half anywhere
+        mean = (weights.unsqueeze(-1) * x).sum(-2) / weights.sum(-1, keepdim=True)
+        spread = torch.rand(n, 1, **opts).mul(2)
+        x0 = torch.randn(n, D_DIM, **opts) * spread + (torch.rand(n, 1, **opts) < 0.5) * mean
+    return Instance(x, weights, n_h, f / m, x0)
 
 
 def _byzantine_share(weights, n_h, lam):
