@@ -25,7 +25,7 @@ D_DIM = 3
 # median ~1.1 s, its 20,000-instance evaluation 10-66 s), so the expensive ones are sampled more
 # thinly and only briefly optimized, and the geometric median is capped at 30 Weiszfeld steps
 # (any anchor is admissible: the capped rule still tests sco's trimming around a GM-like point).
-BUDGETS = {FREE: (20_000, 200, 150), "mean": (20_000, 100, 60), "cwmed": (20_000, 100, 60),
+BUDGETS = {FREE: (20_000, 200, 100), "mean": (20_000, 100, 40), "cwmed": (20_000, 100, 40),
            "krum": (5_000, 20, 10), "geometric_median[max_iter=30]": (5_000, 20, 10)}
 LR = 0.2  # Adam step, relative to the honest spread (instances are renormalized every step)
 # Rounding allowance: the output x0 + sum (x_i - x0)/n_h carries an error of a few ulps of the
