@@ -38,6 +38,13 @@ def draw(fig, ax=None, title: str | None = None):
                     label=s.bound_label or "bound")
     if fig.logx:
         ax.set_xscale("log")
+        xs = np.unique(np.concatenate([np.ravel(s.x) for s in fig.series]))
+        if 1 < len(xs) <= 10:
+            # a sweep over a few values: label them, not matplotlib's crowded minor ticks
+            from matplotlib.ticker import NullFormatter
+            ax.set_xticks(xs)
+            ax.set_xticklabels([f"{v:g}" for v in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
     if fig.logy:
         ax.set_yscale("log")
     ax.set_xlabel(fig.xlabel)
