@@ -399,11 +399,12 @@ class _Simulation:
                 else:
                     byz_rows = self._attack_rows(table[:, :h], counts[:, :h].to(self.dt), k_arr, t).to(self.dt)
                 table[rows, w_t] = torch.where(is_byz[..., None], byz_rows, table[rows, w_t])
+            if p.f and self.byz is None:  # an omniscient attack computes its rows now: fresh
+                computed_at[rows, w_t] = torch.where(is_byz, t, computed_at[rows, w_t])
             in_table_at[rows, w_t] = computed_at[rows, w_t]
             staleness[:, t - 1] = t - computed_at[rows, w_t]
             # 2.-3. aggregate and step
-            weights = counts.to(self.dt) if p.weights == "counts" else None if p.weights == "uniform" \
-                else p.weights.to(self.dev, self.dt).expand(R, p.m)
+            weights = self._weights(counts)
             x_t = self.srv.x
             d_hat = self._aggregate(table, weights, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
@@ -423,6 +424,12 @@ class _Simulation:
         return {"worker": workers[..., 0].cpu().numpy() if k_arr == 1 else workers.cpu().numpy(),
                 "staleness": staleness[..., 0] if k_arr == 1 else staleness,
                 "time": arr.times.cpu().numpy(), "final_weights": final}
+
+    def _weights(self, counts):
+        w = self.p.weights
+        if isinstance(w, str):
+            return counts.to(self.dt) if w == "counts" else None
+        return w.to(self.dev, self.dt).expand(self.R, self.p.m)
 
     def _advance(self, oracle, group, who, x_next):
         """Workers ``who`` (R, k) of ``group`` (-1: none in that run) compute their next

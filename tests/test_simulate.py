@@ -243,4 +243,9 @@ def test_asynchronous_byzantine_share_and_staleness_are_recorded():
     # count weights give the Byzantine workers the realized share of the updates
     bw = tr["byzantine_weight"][:, -1]
     assert np.allclose(bw, (2 + 100) / (8 + 400))
-    assert tr.events["staleness"].shape == (3, 400) and tr.events["staleness"].max() > 0
+    st, who = tr.events["staleness"], tr.events["worker"]
+    assert st.shape == (3, 400) and st[who < 6].max() > 0
+    assert (st[who >= 6] == 0).all()  # omniscient rows are computed when they are delivered
+    given = run(base(m=3, T=30, seeds=1, arrivals={"name": "speeds"}, weights=[1.0, 0.0, 2.0],
+                     aggregator="mean"))
+    assert np.isfinite(given.final("excess")).all()
