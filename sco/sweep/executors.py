@@ -101,6 +101,13 @@ class LocalExecutor:
         """Where cells without a device run."""
         return default_device().type
 
+    @property
+    def cuda(self) -> bool:
+        """Whether CUDA cells can run."""
+        import torch
+
+        return torch.cuda.is_available()
+
     def map(self, batches: list[Batch], store: Store, on_start=None) -> Iterator[tuple[Batch, Outcome]]:
         for b in batches:
             if on_start is not None:
@@ -113,34 +120,54 @@ class LocalExecutor:
 
 class ProcessExecutor(LocalExecutor):
     """Batches over ``workers`` local processes (spawned, so that no torch or SQLite state is
-    forked); each process writes its results to the store itself."""
+    forked); each process writes its results to the store itself. The pool lives until
+    :meth:`close`, so that several sweeps pay for starting it once."""
 
     name = "process"
 
     def __init__(self, workers: int):
         self.workers = _checks.integer("ProcessExecutor", "workers", workers, low=1)
+        self._pool = None
+        self._store = None
+
+    def _get_pool(self, store: Store):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self._pool is None or self._store != store.root:
+            self.close()
+            # the cores are shared: each process gets its part instead of all of them
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker, initargs=(store, threads))
+            self._store = store.root
+        return self._pool
 
     def map(self, batches, store, on_start=None):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        # the cores are shared: each process gets its part instead of all of them
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(store, threads))
+        pool = self._get_pool(store)
+        futures = {pool.submit(_work, b): b for b in batches}
         try:
-            futures = {pool.submit(_work, b): b for b in batches}
             for fut in as_completed(futures):
                 b = futures[fut]
                 try:
                     out = fut.result()
                 except BrokenProcessPool:
+                    self._pool = None  # unusable now: the next map starts a new one
                     out = record(store, b, Outcome(error="RuntimeError: a worker process died (killed, or out "
                                                          "of memory) before this batch finished."))
                 yield b, out
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
 
 _worker_store: Store | None = None
@@ -190,6 +217,10 @@ class RayExecutor(LocalExecutor):
 
     def device(self) -> str:
         return "cuda" if self.cluster_gpus > 0 else "cpu"
+
+    @property
+    def cuda(self) -> bool:
+        return self.cluster_gpus > 0
 
     def map(self, batches, store, on_start=None):
         ray = self.ray

@@ -97,7 +97,7 @@ def run_experiment(store: Store, exp) -> "Trace":  # noqa: F821 (the Trace of sc
 
 def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members, quiet=False) -> Summary:
     device = ex.device()
-    sweep.validate(device)
+    sweep.validate(device, cuda=ex.cuda)
     if not isinstance(store, Store):
         store = Store(store, any_code=any_code)
     summary = Summary(sweep.name, store.root, ex.name, store.code, dry_run=dry_run)

@@ -164,23 +164,29 @@ class Sweep:
 
     # -- validation -----------------------------------------------------------------------------
 
-    def validate(self, device: str | None = None) -> None:
+    def validate(self, device: str | None = None, *, cuda: bool | None = None) -> None:
         """Build every cell's :class:`~sco.simulate.Plan` (objects, sizes, memory) before any
         cell runs; the first invalid cell raises, naming the cell and the offending key.
 
-        ``device`` is where cells without a device will run. A CUDA cell is validated on the
-        CPU (in the dtype it will run in) when this machine has no GPU: the cluster may have one.
+        ``device`` is where cells without a device will run; ``cuda`` whether the executor has
+        CUDA GPUs (default: this machine's). A CUDA cell is validated on the CPU (in the dtype
+        it will run in) when the GPUs are elsewhere, on a cluster.
         """
+        here = torch.cuda.is_available()
+        cuda = here if cuda is None else cuda
         for cell in self.cells:
             config = dict(cell.config)
             run_on = config["device"] or device
-            if run_on is not None and torch.device(run_on).type != "cpu" and not torch.cuda.is_available():
-                config["dtype"] = config["dtype"] or "float32"
-                run_on = "cpu"
-            config["device"] = run_on
             try:
+                if run_on is not None and torch.device(run_on).type == "cuda" and not here:
+                    if not cuda:
+                        _checks.fail("Experiment", "device", "name a device that the executor has (it has no "
+                                     "CUDA GPU)", run_on)
+                    config["dtype"] = config["dtype"] or "float32"
+                    run_on = "cpu"
+                config["device"] = run_on
                 Plan(Experiment.from_dict(config))
-            except (ValueError, TypeError, MemoryError, KeyError) as e:
+            except (ValueError, TypeError, MemoryError, KeyError, RuntimeError) as e:
                 raise self._cell_error(cell, e) from e
 
     def _cell_error(self, cell: Cell, e: Exception) -> Exception:

@@ -207,7 +207,7 @@ class Store:
         with _transaction(self.con) as con:
             con.execute("DELETE FROM cells WHERE sweep = ?", (sweep,))
             con.executemany("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)",
-                            [(sweep, rk.config_hash, cell, rk.seed, canonical_json(grid), i)
+                            [(sweep, rk.config_hash, cell, rk.seed, json.dumps(grid), i)
                              for i, (rk, cell, grid) in enumerate(members)])
 
     # -- reading --------------------------------------------------------------------------------
