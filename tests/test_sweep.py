@@ -316,7 +316,7 @@ def test_the_process_pool_gives_the_in_process_results(tmp_path):
 def test_concurrent_writers_never_corrupt_the_store_nor_store_a_run_twice(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=hammer, args=(tmp_path, w, 150, barrier)) for w in range(2)]
+    procs = [ctx.Process(target=hammer, args=(tmp_path, w, 100, barrier)) for w in range(2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -325,7 +325,7 @@ def test_concurrent_writers_never_corrupt_the_store_nor_store_a_run_twice(tmp_pa
     (s0, e0), (s1, e1) = (json.loads((tmp_path / f"writer{w}.json").read_text()) for w in range(2))
     assert max(s0, s1) < min(e0, e1)  # they did write at the same time
     rows = db_rows(tmp_path)
-    assert len(rows) == 300 and {r[1] for r in rows} == {"done"}  # failures never overwrite a done run
+    assert len(rows) == 200 and {r[1] for r in rows} == {"done"}  # failures never overwrite a done run
     files = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "traces").rglob("*.npz")}
     assert files == {r[2] for r in rows}  # each loser removed its own file
     assert Store(tmp_path).check() == []
