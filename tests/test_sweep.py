@@ -40,6 +40,14 @@ def count_runs(monkeypatch):
     return counted
 
 
+@pytest.fixture
+def spec_file(tmp_path):
+    """The tiny sweep as a TOML file."""
+    path = tmp_path / "s.toml"
+    path.write_text(toml_text(tiny_spec()))
+    return path
+
+
 # -- specs: expansion and names ------------------------------------------------------------------
 
 
@@ -67,8 +75,10 @@ def test_zipped_axes_tables_seeds_in_the_grid_and_no_axes():
                                    "attack": [{"name": "alie"}, {"name": "gaussian", "sigma": 2.0}],
                                    "seeds": [7, 9]}})
     assert [c.name for c in sw.cells] == [
-        "mean[m=4,f=1,objective.d=3,attack=alie]+mu2sgd", "mean[m=4,f=1,objective.d=3,attack=gaussian[sigma=2.0]]+mu2sgd",
-        "mean[m=8,f=2,objective.d=3,attack=alie]+mu2sgd", "mean[m=8,f=2,objective.d=3,attack=gaussian[sigma=2.0]]+mu2sgd"]
+        "mean[m=4,f=1,objective.d=3,attack=alie]+mu2sgd",
+        "mean[m=4,f=1,objective.d=3,attack=gaussian[sigma=2.0]]+mu2sgd",
+        "mean[m=8,f=2,objective.d=3,attack=alie]+mu2sgd",
+        "mean[m=8,f=2,objective.d=3,attack=gaussian[sigma=2.0]]+mu2sgd"]
     assert sw.cells[3].config["objective"] == {"name": "quadratic", "d": 3}
     assert sw.cells[3].grid["attack"] == "gaussian[sigma=2.0]" and sw.cells[0].seeds == [7, 9]
     one = Sweep({"seeds": 3})
@@ -173,19 +183,22 @@ def test_batch_size_splits_the_seeds_of_a_cell(tmp_path, count_runs):
     assert [c[2] for c in count_runs.calls] == [[0, 1], [2, 3], [4]]
 
 
-def test_a_failing_cell_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(tmp_path, count_runs, capsys):
+def test_a_failing_cell_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(spec_file, tmp_path, count_runs,
+                                                                            capsys):
     count_runs.fail_if.append(lambda exp: exp.algorithm["eta"] == 0.02)
-    path = tmp_path / "s.toml"
-    path.write_text(toml_text(tiny_spec()))
-    assert cli.main(["sweep", str(path), "--store", str(tmp_path / "store")]) == 1
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store")]) == 1
     out = capsys.readouterr()
     assert "4 done, 0 skipped (done before), 4 failed" in out.out
     assert "FAILED   cwmed+mu2sgd[eta=0.02]/seed=0: RuntimeError: boom: a planted failure" in out.out
     runs = Store(tmp_path / "store").runs("tiny")
     failed = [r for r in runs if r["status"] == "failed"]
     assert len(failed) == 4 and all("Traceback" in r["error"] and "boom" in r["error"] for r in failed)
+    # a dry run lists them (and exits 0: it ran nothing)
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "4 runs to run, 4 done before, 4 failed before" in out and "boom" in out
     count_runs.fail_if.clear()
-    summary = run_sweep(path, tmp_path / "store")
+    summary = run_sweep(spec_file, tmp_path / "store")
     assert len(summary.done) == 4 and len(summary.skipped) == 4 and summary.ok
     assert {r["status"] for r in Store(tmp_path / "store").runs("tiny")} == {"done"}
 
@@ -350,34 +363,39 @@ def test_two_sweep_processes_on_one_store(tmp_path):
 # -- the command line -------------------------------------------------------------------------------
 
 
-def test_cli_dry_run_lists_batches_and_writes_nothing(tmp_path, capsys):
-    path = tmp_path / "s.toml"
-    path.write_text(toml_text(tiny_spec()))
-    assert cli.main(["sweep", str(path), "--store", str(tmp_path / "store"), "--dry-run"]) == 0
+def test_cli_dry_run_lists_batches_and_writes_nothing(spec_file, tmp_path, capsys):
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store"), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "8 runs to run, 0 done before" in out and "to run   ctma(cwmed)+mu2sgd[eta=0.02]/seeds=0,1" in out
     assert not (tmp_path / "store").exists()
-    assert cli.main(["sweep", str(path), "--store", str(tmp_path / "store")]) == 0
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store")]) == 0
     assert "8 done, 0 skipped" in capsys.readouterr().out
-    assert cli.main(["sweep", str(path), "--store", str(tmp_path / "store"), "--dry-run"]) == 0
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store"), "--dry-run"]) == 0
     assert "0 runs to run, 8 done before" in capsys.readouterr().out
 
 
-def test_cli_rejects_options_of_other_executors(tmp_path, capsys):
-    path = tmp_path / "s.toml"
-    path.write_text(toml_text(tiny_spec()))
-    assert cli.main(["sweep", str(path), "--executor", "local", "--workers", "2"]) == 2
+def test_cli_rejects_options_of_other_executors(spec_file, tmp_path, capsys):
+    assert cli.main(["sweep", str(spec_file), "--executor", "local", "--workers", "2"]) == 2
     assert "'workers' parameter of sweep must be given with executor='process' only" in capsys.readouterr().err
     assert cli.main(["sweep", str(tmp_path / "missing.toml")]) == 2
     assert "No such file" in capsys.readouterr().err
 
 
-def test_progress_is_one_log_line_per_batch_off_a_terminal(tmp_path, capsys):
-    path = tmp_path / "s.toml"
-    path.write_text(toml_text(tiny_spec()))
-    assert cli.main(["sweep", str(path), "--store", str(tmp_path / "store")]) == 0
+def test_progress_is_one_log_line_per_batch_off_a_terminal(spec_file, tmp_path, capsys):
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store")]) == 0
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == f"sco sweep tiny: 8 runs in 4 batches to run, 0 done before (store {tmp_path / 'store'}, " \
                        "executor local)"
     assert lines[1] == "sco sweep tiny: [1/4] start cwmed+mu2sgd[eta=0.1]/seeds=0,1"
     assert sum("] start " in ln for ln in lines) == 4 and sum("] done " in ln for ln in lines) == 4
+
+
+def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(spec_file, tmp_path, count_runs, capsys):
+    count_runs.fail_if.append(lambda exp: len(count_runs.calls) == 3 and _interrupt())
+    assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store")]) == 130
+    assert "interrupted; 4 runs finished now are in" in capsys.readouterr().err
+    assert [r["status"] for r in Store(tmp_path / "store").runs("tiny")] == ["done"] * 4 + ["pending"] * 4
+
+
+def _interrupt():
+    raise KeyboardInterrupt

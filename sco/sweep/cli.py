@@ -61,4 +61,4 @@ def main(args) -> int:
     except KeyboardInterrupt:
         return 130
     print(summary)
-    return 0 if summary.ok else 1
+    return 0 if summary.ok or summary.dry_run else 1

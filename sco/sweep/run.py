@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..trace import Trace
 from .executors import Batch, make_executor, reason
 from .spec import Cell, Sweep, dtype_name
 from .store import DB_NAME, RunKey, Store, canonical_json, join
@@ -17,7 +18,8 @@ from .store import DB_NAME, RunKey, Store, canonical_json, join
 @dataclass
 class Summary:
     """What a sweep did: runs finished now (``done``), found done in the store (``skipped``),
-    ``failed`` (run name, reason), and in a dry run the runs that would run (``pending``)."""
+    ``failed`` (run name, reason), and in a dry run the runs that would run (``pending``) and
+    their batches (``batches``)."""
 
     sweep: str
     store: Path
@@ -57,8 +59,9 @@ def run_sweep(spec, store="sco-store", *, executor=None, workers: int | None = N
     ``spec`` is a :class:`~sco.sweep.Sweep`, a dict spec or the path of a TOML spec; ``store``
     a folder or a :class:`~sco.sweep.Store`; ``executor`` "local" (default), "process"
     (``workers`` processes) or "ray" (``address`` of the cluster; default: a running Ray, or a
-    new local one); ``any_code`` reuses results of other code versions; ``progress`` shows a
-    bar (default: when stderr is a terminal; otherwise one log line per batch). A failed
+    new local one); ``any_code`` reuses results of other code versions; ``progress``: True
+    shows a bar, False nothing, None (default) a bar on a terminal and otherwise one log line
+    per batch on stderr. A failed
     cell does not stop the sweep: it is in the summary, and the next run retries it.
     """
     start = time.perf_counter()
@@ -72,7 +75,7 @@ def run_sweep(spec, store="sco-store", *, executor=None, workers: int | None = N
             ex.close()
 
 
-def run_experiment(store: Store, exp) -> "Trace":  # noqa: F821 (the Trace of sco.trace)
+def run_experiment(store: Store, exp) -> Trace:
     """An experiment's trace from the store, its missing seeds run first (see Store.get_or_run)."""
     from ..simulate import Experiment
 
@@ -81,7 +84,7 @@ def run_experiment(store: Store, exp) -> "Trace":  # noqa: F821 (the Trace of sc
     sweep = Sweep(exp.to_dict(), name="get_or_run")
     ex = make_executor("local")
     summary = _run(sweep, store, ex, dry_run=False, any_code=store.any_code, progress=False,
-                   start=time.perf_counter(), members=False, quiet=True)
+                   start=time.perf_counter(), members=False)
     cell = sweep.cells[0]
     keys = _keys(cell, ex.device(), store.code)
     rows = store.status([rk.config_hash for rk in keys])
@@ -95,7 +98,7 @@ def run_experiment(store: Store, exp) -> "Trace":  # noqa: F821 (the Trace of sc
 # -- the loop ----------------------------------------------------------------------------------------
 
 
-def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members, quiet=False) -> Summary:
+def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members) -> Summary:
     device = ex.device()
     sweep.validate(device, cuda=ex.cuda)
     if not isinstance(store, Store):
@@ -118,21 +121,22 @@ def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members
                 todo.append(rk)
                 if dry_run and row is not None:
                     summary.failed.append((cell.run_name(rk.seed), reason(row["error"])))
-        for i in range(0, len(todo), sweep.batch or len(todo) or 1):
-            part = todo[i:i + (sweep.batch or len(todo))]
+        size = sweep.batch or max(len(todo), 1)
+        for i in range(0, len(todo), size):
+            part = todo[i:i + size]
             config = {**cell.config, "seeds": [rk.seed for rk in part], "device": cell.config["device"] or device}
             batches.append(Batch(cell.name, config, part))
     if dry_run:
         summary.pending = [f"{b.cell}/seed={s}" for b in batches for s in b.seeds]
         summary.batches = [b.label() for b in batches]
         return summary
-    report = _Reporter(sweep, batches, summary, progress, quiet)
+    report = _Reporter(sweep, batches, summary, progress)
     try:
         for b, out in ex.map(batches, store, on_start=report.start):
             report.finish(b, out)
     except KeyboardInterrupt:
         report.close()
-        if not quiet:
+        if progress is not False:
             print(f"sco sweep: interrupted; {len(summary.done)} runs finished now are in {store.root}. "
                   "Run the same command again to resume.", file=sys.stderr)
         raise
@@ -156,26 +160,24 @@ def _keys(cell: Cell, device: str, code: str) -> list[RunKey]:
 
 
 class _Reporter:
-    """A progress bar over runs on a terminal; elsewhere one line per batch on stderr (so that
-    logs of batch jobs show what finished)."""
+    """A progress bar over runs (``progress`` True, or None on a terminal), one line per batch
+    on stderr (None elsewhere: logs of batch jobs show what finished), or nothing (False)."""
 
-    def __init__(self, sweep: Sweep, batches: list[Batch], summary: Summary, progress, quiet: bool):
+    def __init__(self, sweep: Sweep, batches: list[Batch], summary: Summary, progress):
         self.summary, self.n, self.i = summary, len(batches), 0
-        self.quiet = quiet
         runs = sum(len(b.seeds) for b in batches)
-        tty = sys.stderr.isatty()
-        self.bar = None
-        if progress or (progress is None and tty):
+        self.bar, self.lines = None, progress is None and not sys.stderr.isatty()
+        if progress or (progress is None and not self.lines):
             from tqdm import tqdm
             self.bar = tqdm(total=runs, desc=f"sweep {sweep.name}", unit="run", file=sys.stderr)
-        elif progress is None and not quiet:
+        elif self.lines:
             self._log(f"{runs} runs in {self.n} batches to run, {len(summary.skipped)} done before "
                       f"(store {summary.store}, executor {summary.executor})")
 
     def _log(self, text: str) -> None:
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
-        elif not self.quiet:
+        elif self.lines:
             print(f"sco sweep {self.summary.sweep}: {text}", file=sys.stderr, flush=True)
 
     def start(self, b: Batch) -> None:

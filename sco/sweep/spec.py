@@ -69,7 +69,9 @@ class Sweep:
     """
 
     def __init__(self, base=None, grid=None, *, name: str = "sweep", batch: int | None = None):
-        self.name = name if isinstance(name, str) and name else _fail("name", "be a non-empty string", name)
+        if not isinstance(name, str) or not name:
+            _fail("name", "be a non-empty string", name)
+        self.name = name
         if isinstance(base, Experiment):
             base = base.to_dict()
         base = {} if base is None else base
@@ -78,7 +80,7 @@ class Sweep:
         unknown = sorted(set(base) - set(EXPERIMENT_KEYS))
         if unknown:
             _fail("base", f"hold Experiment fields only: {list(EXPERIMENT_KEYS)}", unknown[0])
-        self.base = {k: v for k, v in Experiment().to_dict().items()} | base
+        self.base = Experiment().to_dict() | base
         self.batch = None if batch is None else _checks.integer(f"sweep '{name}'", "batch", batch, low=1)
         self.axes = _axes(grid if grid is not None else {})
         self.seeds = self._seeds(base, grid or {})
@@ -191,7 +193,8 @@ class Sweep:
 
     def _cell_error(self, cell: Cell, e: Exception) -> Exception:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-        lists = [k for k, v in _flat(self.base) if isinstance(v, list) and k.rsplit(".", 1)[-1] in msg
+        # a list in [base] where the error names that key: the user meant an axis
+        lists = [k for k, v in _flat(self.base) if isinstance(v, list) and f"'{k.rsplit('.', 1)[-1]}'" in msg
                  and k.split(".")[0] not in ("seeds", "log", "weights")]
         hint = (f" base.{lists[0]} is a list: to sweep over its values, move it to [grid]." if lists else "")
         kind = type(e) if isinstance(e, (ValueError, TypeError, MemoryError)) else ValueError

@@ -135,11 +135,13 @@ class Store:
         if self._con is None or self._pid != os.getpid():
             self.root.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.root / DB_NAME, timeout=60, isolation_level=None)
-            for attempt in range(50):
+            for attempt in range(20):
                 try:
                     con.execute("PRAGMA journal_mode=WAL")
                     break
                 except sqlite3.OperationalError:  # another writer is creating the database
+                    if attempt == 19:
+                        raise
                     time.sleep(0.1 * (attempt + 1))
             # FULL: a commit is on disk before it returns, so "reported done" survives power loss
             con.execute("PRAGMA synchronous=FULL")
