@@ -227,6 +227,17 @@ def test_a_death_between_trace_file_and_commit_leaves_no_finished_run(tmp_path, 
     assert len(list((tmp_path / "traces").rglob("*.npz"))) == 8
 
 
+def test_a_run_whose_trace_file_was_deleted_runs_again(tmp_path, count_runs):
+    run_sweep(tiny_spec(), tmp_path)
+    store = Store(tmp_path)
+    lost = store.runs("tiny")[5]
+    (tmp_path / lost["trace"]).unlink()
+    assert store.check() == [f"run {lost['key'][:12]}: trace file {lost['trace']} is missing"]
+    again = run_sweep(tiny_spec(), tmp_path)
+    assert again.done == [f"{lost['cell']}/seed={lost['seed']}"] and count_runs.calls[-1][2] == [lost["seed"]]
+    assert store.check() == [] and len(db_rows(tmp_path)) == 8
+
+
 def test_changed_code_does_not_reuse_results_unless_asked(tmp_path, count_runs):
     run_sweep(tiny_spec(), tmp_path)
     n = len(count_runs.calls)

@@ -40,7 +40,8 @@ def add_parser(sub) -> None:
     p.add_argument("--executor", choices=["local", "process", "ray"], default=None,
                    help="local: in this process (default); process: a pool of --workers processes; "
                         "ray: Ray tasks on a cluster (pip install 'sco[cluster]')")
-    p.add_argument("--workers", type=int, default=None, help="processes of the process executor (default: cores)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes of the process executor (implies --executor process; default: cores)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address ('auto', 'ray://host:10001'; default: a new local Ray)")
     p.add_argument("--dry-run", action="store_true", help="validate and list what would run; run nothing")

@@ -230,8 +230,9 @@ class RayExecutor(LocalExecutor):
             gpu = b.device.startswith("cuda")
             pending[task.options(num_cpus=1, num_gpus=self.gpus if gpu else 0, name=b.label()[:100],
                                  max_retries=0).remote(b)] = b
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+        refs = list(pending)
+        while refs:
+            ready, refs = ray.wait(refs, num_returns=1)
             b = pending.pop(ready[0])
             try:
                 out = ray.get(ready[0])
@@ -245,10 +246,10 @@ class RayExecutor(LocalExecutor):
 
 
 def make_executor(kind: str | None = None, *, workers: int | None = None, address: str | None = None):
-    """An executor by name: "local" (the default; "process" when ``workers`` > 1), "process"
-    or "ray"."""
+    """An executor by name: "local" (the default; "process" when ``workers`` is given),
+    "process" or "ray"."""
     if kind is None:
-        kind = "process" if workers is not None and workers > 1 else "local"
+        kind = "local" if workers is None else "process"
     _checks.one_of("sweep", "executor", kind, {"local", "process", "ray"})
     if workers is not None and kind != "process":
         _checks.fail("sweep", "workers", "be given with executor='process' only", workers)

@@ -174,17 +174,17 @@ class Store:
             files.append((rel, _file_sha(path)))
         stored = []
         now, host = time.time(), socket.gethostname()
-        with _transaction(self.con) as con:
+        with _transaction(self.con) as con:  # the write lock makes check-then-write atomic
             for (rk, _), (rel, digest) in zip(runs, files):
-                cur = con.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, 'done', ?, ?, NULL, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET status='done', trace=excluded.trace, "
-                    "sha256=excluded.sha256, error=NULL, seconds=excluded.seconds, batch=excluded.batch, "
-                    "device=excluded.device, host=excluded.host, finished=excluded.finished "
-                    "WHERE runs.status != 'done'",
-                    (rk.key, rk.config_hash, rk.config, rk.seed, rk.code, rel.as_posix(), digest, seconds,
-                     json.dumps(batch), device, host, now))
-                stored.append(cur.rowcount == 1)
+                row = con.execute("SELECT trace FROM runs WHERE key = ? AND status = 'done'", (rk.key,)).fetchone()
+                if row is not None and (self.root / row["trace"]).exists():
+                    stored.append(False)
+                    continue
+                # replaces a failed row, or a done one whose trace file was deleted
+                con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, 'done', ?, ?, NULL, ?, ?, ?, ?, ?)",
+                            (rk.key, rk.config_hash, rk.config, rk.seed, rk.code, rel.as_posix(), digest, seconds,
+                             json.dumps(batch), device, host, now))
+                stored.append(True)
         for (rel, _), ok in zip(files, stored):
             if not ok:
                 (self.root / rel).unlink(missing_ok=True)
