@@ -273,7 +273,7 @@ def _axes(grid: dict, prefix: str = "") -> list[tuple[tuple[str, ...], list]]:
         if isinstance(values, dict):
             axes += _axes(values, path + ".")
             continue
-        keys = tuple(k.strip() for k in path.split(",")) if "," in key else (path,)
+        keys = tuple(prefix + k.strip() for k in key.split(",")) if "," in key else (path,)
         for k in keys:
             if k.split(".")[0] not in EXPERIMENT_KEYS:
                 _fail(f"grid.{k}", f"start with an Experiment field, one of {list(EXPERIMENT_KEYS)}", values)
