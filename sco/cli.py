@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--out", default="sco-report", help="report folder (default: ./sco-report)")
     p.set_defaults(func=verify)
+    from .sweep.cli import add_parser as add_sweep_parser
+    add_sweep_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
