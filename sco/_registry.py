@@ -1,4 +1,4 @@
-"""Building objects from registries by name or dict, the form configs and the CLI use."""
+"""Configs: building objects from registries by name or dict, and reading TOML files."""
 
 from __future__ import annotations
 
@@ -16,6 +16,19 @@ class Named:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "name")
         return f"{self.name}({args})"
+
+
+def load_toml(path) -> dict:
+    """Parse a TOML config file; a syntax error raises ValueError with the file, line and column."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: malformed TOML: {e}") from None
 
 
 def build(owner: str, spec, registry: dict, cls: type, what: str):

@@ -50,6 +50,10 @@ class ArrivalModel(Named):
     def generate(self, stream, T: int, h: int, f: int) -> Arrivals:
         raise NotImplementedError
 
+    def validate(self, T: int, h: int, f: int, R: int):
+        """Check that the model can generate T arrivals of R runs for h honest and f
+        Byzantine workers; the simulator calls it before the first step."""
+
 
 class Speeds(ArrivalModel):
     """The authors' sampler [DL24b; digest §5.4]: at each step the arriving honest worker is
@@ -72,7 +76,13 @@ class Speeds(ArrivalModel):
         if self.byzantine == "schedule" and self.lam > 0:
             self.lam = 1.0 / math.ceil(1.0 / self.lam)
 
+    def validate(self, T, h, f, R):
+        profile(self.speeds, h, "Speeds")
+        if self.lam > 0 and not f:
+            _checks.fail("Speeds", "lam", "be 0 when there are no Byzantine workers (f = 0)", self.lam)
+
     def generate(self, stream, T, h, f):
+        self.validate(T, h, f, len(stream))
         p = profile(self.speeds, h, "Speeds")
         workers = stream.fold("honest").categorical(p, (T,))  # (R, T)
         if f and self.lam > 0:
@@ -85,8 +95,6 @@ class Speeds(ArrivalModel):
             pb = profile(self.speeds if isinstance(self.speeds, str) else "uniform", f, "Speeds")
             which = h + stream.fold("byzantine").categorical(pb, (T,))
             workers = torch.where(byz, which, workers)
-        elif self.lam > 0:
-            _checks.fail("Speeds", "lam", "be 0 when there are no Byzantine workers (f = 0)", self.lam)
         times = torch.arange(1, T + 1, dtype=torch.float64, device=stream.device).expand(len(stream), T)
         return Arrivals(workers, times.clone())
 
@@ -144,6 +152,9 @@ class ComputeTimes(ArrivalModel):
         a = self.shape  # Pareto(a) with minimum (a-1)/a: mean 1
         return (a - 1) / a * stream.uniform(shape).pow(-1.0 / a)
 
+    def validate(self, T, h, f, R):
+        self.rates(h, f)
+
     def generate(self, stream, T, h, f):
         mean = 1.0 / self.rates(h, f).to(stream.device)  # (m,)
         finish = self._draw(stream.fold("start"), (h + f,)) * mean  # (R, m)
@@ -180,14 +191,17 @@ class Replay(ArrivalModel):
         if (self.times.diff(dim=-1) < 0).any():
             _checks.fail("Replay", "times", "be nondecreasing along each trace", times)
 
-    def generate(self, stream, T, h, f):
-        R = len(stream)
+    def validate(self, T, h, f, R):
         if self.workers.shape[-1] < T:
             _checks.fail("Replay", "workers", f"hold at least T={T} arrivals", self.workers)
         if self.workers.dim() == 2 and self.workers.shape[0] != R:
             _checks.fail("Replay", "workers", f"have one row per run (R={R}) or be 1-D", self.workers)
         if self.workers.min() < 0 or self.workers.max() >= h + f:
             _checks.fail("Replay", "workers", f"hold ids in [0, m) with m={h + f}", self.workers)
+
+    def generate(self, stream, T, h, f):
+        R = len(stream)
+        self.validate(T, h, f, R)
         w = self.workers[..., :T].expand(R, T).to(stream.device)
         return Arrivals(w.clone(), self.times[..., :T].expand(R, T).to(stream.device).clone())
 

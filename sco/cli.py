@@ -23,7 +23,11 @@ def verify(args) -> int:
         print("sco verify: --seeds must be >= 2 (intervals are bootstrapped over seeds).", file=sys.stderr)
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ctx = Context(suite=args.suite, seed=args.seed, n_seeds=args.seeds, device=device)
+    store = None
+    if args.store:
+        from .sweep import Store
+        store = Store(args.store)
+    ctx = Context(suite=args.suite, seed=args.seed, n_seeds=args.seeds, device=device, store=store)
     results = []
     start = time.perf_counter()
     for i, name in enumerate(names, 1):
@@ -57,6 +61,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="number of seeds per experiment (default: the suite's)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--out", default="sco-report", help="report folder (default: ./sco-report)")
+    p.add_argument("--store", default=None, metavar="DIR",
+                   help="a results store (see sco sweep): read runs already done, store the others")
     p.set_defaults(func=verify)
     from .sweep.cli import add_parser as add_sweep_parser
     add_sweep_parser(sub)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from . import __version__, _checks
+from ._registry import load_toml
 from .aggregators import parse as parse_aggregator
 from .arrivals import ArrivalModel, make_arrivals
 from .backend import resolve
@@ -82,15 +83,7 @@ class Experiment:
 
     @classmethod
     def from_toml(cls, path) -> Experiment:
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        with open(path, "rb") as fh:
-            try:
-                return cls.from_dict(tomllib.load(fh))
-            except tomllib.TOMLDecodeError as e:
-                raise ValueError(f"{path}: malformed TOML: {e}") from None
+        return cls.from_dict(load_toml(path))
 
     def replace(self, **changes) -> Experiment:
         return dataclasses.replace(self, **changes)
@@ -140,6 +133,8 @@ class Plan:
         self.algorithm = make_algorithm(exp.algorithm, domain=self.objective.domain)
         self.aggregator = parse_aggregator(exp.aggregator)
         self.arrivals: ArrivalModel | None = None if exp.arrivals is None else make_arrivals(exp.arrivals)
+        if self.arrivals is not None:
+            self.arrivals.validate(self.T, self.h, self.f, len(self.seeds))
         self.label_flip = isinstance(exp.attack, str) and exp.attack in LABEL_FLIP or (
             isinstance(exp.attack, dict) and exp.attack.get("name") in LABEL_FLIP)
         self.attack = None

@@ -40,3 +40,20 @@ def test_sco_verify_rejects_unknown_claims_and_too_few_seeds(tmp_path, capsys):
     assert cli.main(["verify", "--claim", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown claim(s) ['nope']" in capsys.readouterr().err
     assert cli.main(["verify", "--seeds", "1", "--out", str(tmp_path)]) == 2
+
+
+def test_sco_verify_reads_runs_from_a_store(tmp_path, monkeypatch, capsys):
+    store = str(tmp_path / "store")
+    args = ["verify", "--claim", "honest_average_scaling", "--store", store, "--out", str(tmp_path / "a")]
+    assert cli.main(args) == 0
+    first = json.loads((tmp_path / "a" / "results.json").read_text())
+
+    import sco.simulate
+
+    def no_run(self):
+        raise AssertionError("a stored run was recomputed")
+    monkeypatch.setattr(sco.simulate.Plan, "run", no_run)
+    args[-1] = str(tmp_path / "b")
+    assert cli.main(args) == 0
+    second = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert first["claims"][0]["checks"][0]["empirical"] == second["claims"][0]["checks"][0]["empirical"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .. import _checks
+from .._registry import load_toml
 from ..simulate import _DTYPES, Experiment, Plan
 
 #: Keys of an :class:`~sco.simulate.Experiment`: the first part of every grid key.
@@ -209,19 +210,6 @@ class Sweep:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-
-def load_toml(path) -> dict:
-    """Parse a TOML file; a syntax error raises ValueError with the file, line and column."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: malformed TOML: {e}") from None
 
 
 def format_value(v) -> str:

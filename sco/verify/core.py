@@ -20,15 +20,15 @@ SUITES = ("quick", "full")
 @dataclass(frozen=True)
 class Context:
     """How a claim is run: the suite's sizes, the base seed, the number of seeds (None: the
-    suite's), device and dtype, and ``plant``: deliberate bugs or false theories, used by the
-    tests that show every claim can fail (e.g. {"theory": "wrong_exponent"})."""
+    suite's), device and dtype, and an optional results store."""
 
     suite: str = "quick"
     seed: int = 0
     n_seeds: int | None = None
     device: str | None = None
     dtype: str | None = None
-    plant: frozenset = frozenset()
+    #: a :class:`sco.sweep.Store`: runs already in it are read, the others run and are stored
+    store: object = None
 
     def seeds(self, quick: int, full: int | None = None) -> list[int]:
         """The run seeds: ``n`` consecutive seeds starting at 1000 * seed."""
@@ -37,9 +37,6 @@ class Context:
 
     def size(self, quick, full):
         return quick if self.suite == "quick" else full
-
-    def planted(self, bug: str) -> bool:
-        return bug in self.plant
 
 
 @dataclass
@@ -138,8 +135,8 @@ def experiment(ctx: Context, **fields) -> Experiment:
 
 
 def run_final(ctx: Context, exp: Experiment, metric: str):
-    """Run and return the metric at the last step, (R,), and the trace."""
-    tr = Plan(exp).run()
+    """Run (or read from ``ctx.store``) and return the metric at the last step, (R,), and the trace."""
+    tr = ctx.store.get_or_run(exp) if ctx.store is not None else Plan(exp).run()
     return tr.final(metric), tr
 
 
