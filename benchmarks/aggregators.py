@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
 import sys
-import time
 import types
 
 import numpy as np
 import torch
 
 from sco.aggregators import parse
+from sco.experiments import time_call
 from sco.random import Stream
 
 SHAPES = [(100, 100_000), (1000, 1_000), (17, 1_000_000)]
@@ -39,18 +38,7 @@ def load_byzfl():
 
 def timeit(fn, repeats: int, budget: float = 0.05) -> float:
     """Median seconds per call over ``repeats`` repeats, each of enough calls to last ``budget``."""
-    fn()  # warm-up
-    t0 = time.perf_counter()
-    fn()
-    one = time.perf_counter() - t0
-    n = max(1, int(budget / max(one, 1e-7)))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
+    return time_call(fn, repeats=repeats, budget=budget)
 
 
 def rules(byzfl):

@@ -245,13 +245,7 @@ class GLM(Objective):
         self.rho = _checks.real(owner, "rho", rho, low=0)
         n, p, K = data.n, data.p, loss.outputs
         self.p, self.K = p, K
-        if sample_weights is None:
-            w = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        else:
-            w = torch.as_tensor(sample_weights, dtype=torch.float64)
-            if w.shape != (n,) or (w < 0).any() or not torch.isfinite(w).all() or w.sum() <= 0:
-                _checks.fail(owner, "sample_weights", f"be {n} nonnegative finite numbers with a positive sum", w)
-            w = w / w.sum()
+        w = datasets.sample_weights(owner, sample_weights, n)
         gram = (data.A * w[:, None]).T @ data.A  # (p, p): A^T W A
         ev = torch.linalg.eigvalsh(gram)
         convex = loss.convex and self.rho == 0

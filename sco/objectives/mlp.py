@@ -60,13 +60,7 @@ class MLP(Objective):
         self._sizes = (p * H, H, H * K, K)
         d = sum(self._sizes)
         n = data.n
-        if sample_weights is None:
-            w = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        else:
-            w = torch.as_tensor(sample_weights, dtype=torch.float64)
-            if w.shape != (n,) or (w < 0).any() or not torch.isfinite(w).all() or w.sum() <= 0:
-                _checks.fail(owner, "sample_weights", f"be {n} nonnegative finite numbers with a positive sum", w)
-            w = w / w.sum()
+        w = datasets.sample_weights(owner, sample_weights, n)
         self._c = Constants(A=data.A, y=data.y, w=w)
         if x0 is None:
             rng = np.random.default_rng(self.init_seed)
