@@ -37,7 +37,11 @@ def band(ax, x, y, *, color, label: str, style: str = "o-", seeds_in_label: bool
 
 def _finish(ax, xlabel, ylabel, title, logx, logy, legend=True):
     if logx:
+        from matplotlib.ticker import LogLocator, NullFormatter
         ax.set_xscale("log")
+        # labels at 1, 2 and 5 times powers of ten: readable on grids spanning less than a decade
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -135,8 +139,8 @@ def bars(table: dict, ax=None, *, ylabel: str, title: str | None = None, logy: b
             q = np.nanquantile(v, [0.1, 0.9])
             xs.append(i + (j - (len(labels) - 1) / 2) * width)
             means.append(m)
-            lo.append(m - q[0])
-            hi.append(q[1] - m)
+            lo.append(max(m - q[0], 0.0))  # equal seeds: rounding can put a quantile past the mean
+            hi.append(max(q[1] - m, 0.0))
         ax.bar(xs, means, width=width * 0.95, color=f"C{j % 10}", label=label,
                yerr=[lo, hi] if len(lo) else None, capsize=2, error_kw={"lw": 0.8})
     ax.set_xticks(range(len(groups)))

@@ -77,7 +77,8 @@ def test_shared_plots_draw_labelled_axes():
     ax = plot.curves({"sync": sync}, "excess", axes[0], ylabel="f(x_t) − f*")
     assert ax.get_ylabel() == "f(x_t) − f*" and ax.get_xlabel() == "step t"
     assert "mean of 3 seeds" in ax.get_legend().get_texts()[0].get_text()
-    plot.bars({"g1": {"x": [1.0, 2.0], "y": [3.0]}, "g2": {"x": [2.0]}}, axes[1], ylabel="value")
+    # equal seed values (accuracies often are) give whiskers of zero length, never negative ones
+    plot.bars({"g1": {"x": [1.0, 2.0], "y": [0.1 + 0.2] * 5}, "g2": {"x": [2.0]}}, axes[1], ylabel="value")
     assert [t.get_text() for t in axes[1].get_xticklabels()] == ["g1", "g2"]
     plot.points_2d(np.zeros((4, 2)), np.ones((2, 2)), {"mean": [0.3, 0.3]}, axes[2], title="2-D")
     assert len(axes[2].get_legend().get_texts()) == 4

@@ -199,7 +199,7 @@ def _dataset(data, options) -> datasets.Dataset:
     return datasets.digits(binary=data == "digits_binary", intercept=False)
 
 
-def mlp(data="digits", *, hidden: int = 32, activation: str = "tanh", l2: float = 1e-4, test_fraction: float = 0.0,
+def mlp(data="synthetic", *, hidden: int = 32, activation: str = "tanh", l2: float = 1e-4, test_fraction: float = 0.0,
         split_seed: int = 0, init_seed: int = 0, **options) -> MLP:
     """A one-hidden-layer perceptron (:class:`MLP`) on a classification data set:
     "breast_cancer", "digits", "digits_binary" or "synthetic" (``options`` go to
