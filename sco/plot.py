@@ -37,10 +37,12 @@ def band(ax, x, y, *, color, label: str, style: str = "o-", seeds_in_label: bool
 
 def _finish(ax, xlabel, ylabel, title, logx, logy, legend=True):
     if logx:
-        from matplotlib.ticker import LogLocator, NullFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
         ax.set_xscale("log")
-        # labels at 1, 2 and 5 times powers of ten: readable on grids spanning less than a decade
+        # labels at 1, 2 and 5 times powers of ten, as plain numbers: readable on grids (delta, zeta,
+        # eta) that span less than a decade, where the default labels only the powers of ten
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     if logy:
         ax.set_yscale("log")
