@@ -13,7 +13,7 @@ from .backend import Constants
 from .heterogeneity import Heterogeneity, Partition, Shift, make_heterogeneity
 from .noise import MiniBatch, Noise, make_noise
 from .objectives.base import Objective
-from .objectives.data import Dataset
+from .objectives.data import Dataset, FiniteSum
 from .objectives.glm import GLM, Squared
 
 
@@ -54,8 +54,7 @@ class Oracle:
         self.heterogeneity: Heterogeneity = make_heterogeneity(heterogeneity)
         self.d = objective.d
         needs_data = isinstance(self.noise, MiniBatch) or isinstance(self.heterogeneity, Partition)
-        # a finite sum over data: a GLM, or any objective with data and per-sample gradients (an MLP)
-        if needs_data and not (hasattr(objective, "data") and hasattr(objective, "grad_samples")):
+        if needs_data and not isinstance(objective, FiniteSum):
             raise ValueError(f"{self.noise!r} and data partitions need a finite-sum objective (a GLM or an MLP); "
                              f"got {objective!r}. Use Gaussian or Student-t noise and Shift heterogeneity.")
         self._c = Constants()

@@ -36,6 +36,20 @@ class Dataset:
         return self.A.shape[1]
 
 
+class FiniteSum:
+    """The bookkeeping of an objective that is a weighted sum over a :class:`Dataset` ``data``
+    (GLMs, MLPs): the number of samples and the sample weights, kept in ``self._c["w"]``.
+    The oracle draws mini-batches and data partitions from any FiniteSum."""
+
+    @property
+    def sample_weights(self) -> torch.Tensor:
+        return self._c["w"]
+
+    @property
+    def n(self) -> int:
+        return self.data.n
+
+
 def sample_weights(owner: str, weights, n: int) -> torch.Tensor:
     """Sample weights of a finite sum over n samples, summing to 1: uniform for None, else n
     nonnegative finite numbers with a positive sum, rescaled."""

@@ -209,7 +209,7 @@ class Softmax(Loss):
         return {"loss": self.name, "classes": self.outputs}
 
 
-class GLM(Objective):
+class GLM(datasets.FiniteSum, Objective):
     """A weighted finite sum of losses of linear predictions, with optional regularizers.
 
     .. math::
@@ -254,14 +254,6 @@ class GLM(Objective):
         self.gram_eigenvalues = ev
         super().__init__(p * K, L, mu, convex=convex, domain=domain, x0=x0, spec=spec)
         self._c = Constants(A=data.A, y=data.y, w=w)
-
-    @property
-    def sample_weights(self) -> torch.Tensor:
-        return self._c["w"]
-
-    @property
-    def n(self) -> int:
-        return self.data.n
 
     # -- evaluation ----------------------------------------------------------------------
 

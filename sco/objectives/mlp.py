@@ -17,7 +17,7 @@ from .glm import Softmax
 ACTIVATIONS = ("tanh", "relu")
 
 
-class MLP(Objective):
+class MLP(datasets.FiniteSum, Objective):
     """Softmax cross-entropy of a one-hidden-layer perceptron, over the parameters flattened.
 
     .. math::
@@ -71,14 +71,6 @@ class MLP(Objective):
         super().__init__(d, 1.0 if L is None else L, 0.0, convex=False, domain=None, x0=x0, spec=spec)
         if L is None:
             self.L = self._curvature(self.x0)
-
-    @property
-    def sample_weights(self) -> torch.Tensor:
-        return self._c["w"]
-
-    @property
-    def n(self) -> int:
-        return self.data.n
 
     # -- the network, batched over the leading shape of x -----------------------------------
 
