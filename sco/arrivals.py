@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from . import _checks
+from ._registry import Named, build
 
 PROFILES = ("uniform", "id", "id2")
 
@@ -38,7 +39,7 @@ class Arrivals:
     times: torch.Tensor
 
 
-class ArrivalModel:
+class ArrivalModel(Named):
     """Generates :class:`Arrivals` for R runs from a stream: ``generate(stream, T, h, f)``
     with h honest workers (ids 0..h-1) and f Byzantine ones (ids h..h+f-1)."""
 
@@ -48,9 +49,6 @@ class ArrivalModel:
 
     def generate(self, stream, T: int, h: int, f: int) -> Arrivals:
         raise NotImplementedError
-
-    def params(self) -> dict:
-        return {"name": self.name}
 
 
 class Speeds(ArrivalModel):
@@ -215,13 +213,5 @@ ARRIVALS = {"speeds": Speeds, "compute_times": ComputeTimes, "replay": Replay, "
 
 
 def make_arrivals(spec) -> ArrivalModel:
-    """An ArrivalModel from an instance or a dict {"name": ..., **params}."""
-    if isinstance(spec, ArrivalModel):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        _checks.fail("make_arrivals", "spec", "be an ArrivalModel or a dict with a 'name' key", spec, kind=TypeError)
-    if spec["name"] not in ARRIVALS:
-        raise ValueError(f"Unknown arrival model {spec['name']!r}. Known: {sorted(ARRIVALS)}.")
-    return ARRIVALS[spec["name"]](**{k: v for k, v in spec.items() if k != "name"})
+    """An ArrivalModel from an instance, a name, or a dict {"name": ..., **params}."""
+    return build("make_arrivals", spec, ARRIVALS, ArrivalModel, "arrival model")

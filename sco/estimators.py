@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple
 import torch
 
 from . import _checks
+from ._registry import build
 from .domains import Domain, Unconstrained
 
 # -- schedules -------------------------------------------------------------------------------
@@ -261,23 +262,12 @@ ALGORITHMS = {
 
 
 def make_algorithm(spec, *, domain: Domain | None = None) -> Algorithm:
-    """An Algorithm from an instance, a name with ``eta`` given separately, or a dict
-    {"name": ..., "eta": ..., **params}. ``domain`` is the constraint set to project on."""
-    if isinstance(spec, Algorithm):
-        return spec
+    """An Algorithm from an instance or a dict {"name": ..., "eta": ..., **params} of
+    :data:`ALGORITHMS`; ``domain`` is the constraint set the server projects on."""
     if isinstance(spec, str):
         spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        _checks.fail("make_algorithm", "spec", "be an Algorithm or a dict with 'name' and 'eta'", spec,
-                     kind=TypeError)
-    if spec["name"] not in ALGORITHMS:
-        raise ValueError(f"Unknown algorithm {spec['name']!r}. Known algorithms: {sorted(ALGORITHMS)}.")
-    params = {k: v for k, v in spec.items() if k != "name"}
-    if "eta" not in params:
-        _checks.fail("make_algorithm", "eta", f"be given for {spec['name']!r} (the step size)", None)
-    if isinstance(domain, Unconstrained):
-        domain = None
-    try:
-        return ALGORITHMS[spec["name"]](domain=domain, **params)
-    except TypeError as e:
-        raise TypeError(f"Bad options for algorithm {spec['name']!r}: {e}") from None
+    if isinstance(spec, dict):
+        if "eta" not in spec:
+            _checks.fail("make_algorithm", "eta", f"be given for {spec.get('name')!r} (the step size)", None)
+        spec = {**spec, "domain": None if isinstance(domain, Unconstrained) else domain}
+    return build("make_algorithm", spec, ALGORITHMS, Algorithm, "algorithm")

@@ -111,8 +111,8 @@ def tally(comparisons) -> str:
             f"{counts['reversed']} reversed (of {len(comparisons)})")
 
 
-def time_call(fn: Callable, *, repeats: int = 5, budget: float = 0.02) -> float:
-    """Median seconds per call of ``fn()`` over ``repeats`` repeats, each of enough calls to
+def call_times(fn: Callable, *, repeats: int = 5, budget: float = 0.02) -> list[float]:
+    """Seconds per call of ``fn()`` in each of ``repeats`` repeats, each of enough calls to
     last about ``budget`` seconds (after one warm-up call)."""
     fn()
     t0 = time.perf_counter()
@@ -124,7 +124,12 @@ def time_call(fn: Callable, *, repeats: int = 5, budget: float = 0.02) -> float:
         for _ in range(n):
             fn()
         times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
+    return times
+
+
+def time_call(fn: Callable, *, repeats: int = 5, budget: float = 0.02) -> float:
+    """Median seconds per call of ``fn()`` over :func:`call_times`."""
+    return statistics.median(call_times(fn, repeats=repeats, budget=budget))
 
 
 def table(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -141,5 +146,5 @@ def table(rows: list[dict], columns: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["QUICK_ENV", "Comparison", "Experiment", "compare", "context", "final_mean", "run_all", "suite",
+__all__ = ["QUICK_ENV", "Comparison", "Experiment", "call_times", "compare", "context", "final_mean", "run_all", "suite",
            "table", "tally", "time_call", "tune"]

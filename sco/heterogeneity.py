@@ -6,19 +6,13 @@ import numpy as np
 import torch
 
 from . import _checks
+from ._registry import Named, build
 
 
-class Heterogeneity:
+class Heterogeneity(Named):
     """How the m workers' objectives f_i differ; their average is always the global f."""
 
     name = "iid"
-
-    def params(self) -> dict:
-        return {"name": self.name}
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "name")
-        return f"{self.name}({args})"
 
 
 class Shift(Heterogeneity):
@@ -113,14 +107,6 @@ def _split_evenly(order: np.ndarray, m: int) -> np.ndarray:
 
 def make_heterogeneity(spec) -> Heterogeneity:
     """A Heterogeneity from an instance, None (iid), or a dict {"name": "shift"|"partition", ...}."""
-    if spec is None:
-        return Heterogeneity()
-    if isinstance(spec, Heterogeneity):
-        return spec
-    if not isinstance(spec, dict) or "name" not in spec:
-        _checks.fail("make_heterogeneity", "spec", "be a Heterogeneity or a dict with a 'name' key", spec,
-                     kind=TypeError)
     kinds = {"iid": Heterogeneity, "shift": Shift, "partition": Partition}
-    if spec["name"] not in kinds:
-        raise ValueError(f"Unknown heterogeneity {spec['name']!r}. Known: {sorted(kinds)}.")
-    return kinds[spec["name"]](**{k: v for k, v in spec.items() if k != "name"})
+    return Heterogeneity() if spec is None else build("make_heterogeneity", spec, kinds, Heterogeneity,
+                                                      "heterogeneity")

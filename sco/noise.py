@@ -7,9 +7,10 @@ import math
 import torch
 
 from . import _checks
+from ._registry import Named, build
 
 
-class Noise:
+class Noise(Named):
     """How a stochastic gradient deviates from the worker's exact gradient.
 
     ``draw`` produces the randomness of one oracle call from a stream with one key per
@@ -31,12 +32,6 @@ class Noise:
     def constants(self, oracle) -> dict:
         return {"sigma": 0.0, "sigma_star": 0.0, "sigma_L": 0.0, "sigma_exact": True, "sigma_L_exact": True}
 
-    def params(self) -> dict:
-        return {"name": self.name}
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "name")
-        return f"{self.name}({args})"
 
 
 class Additive(Noise):
@@ -152,16 +147,5 @@ NOISES = {"exact": Noise, "gaussian": Gaussian, "student_t": StudentT, "minibatc
 
 
 def make_noise(spec) -> Noise:
-    """A Noise from an instance, a name, or a dict {"name": ..., **params}."""
-    if spec is None:
-        return Noise()
-    if isinstance(spec, Noise):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        _checks.fail("make_noise", "spec", "be a Noise, a name or a dict with a 'name' key", spec, kind=TypeError)
-    params = {k: v for k, v in spec.items() if k != "name"}
-    if spec["name"] not in NOISES:
-        raise ValueError(f"Unknown noise {spec['name']!r}. Known noise models: {sorted(NOISES)}.")
-    return NOISES[spec["name"]](**params)
+    """A Noise from an instance, None (exact gradients), a name, or a dict {"name": ..., **params}."""
+    return Noise() if spec is None else build("make_noise", spec, NOISES, Noise, "noise")

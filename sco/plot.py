@@ -72,7 +72,14 @@ def draw(fig, ax=None, title: str | None = None):
         if s.bound is not None:
             ax.plot(s.x, np.broadcast_to(s.bound, np.shape(s.x)), "--", color=color, lw=1.2,
                     label=s.bound_label or "bound")
-    return _finish(ax, fig.xlabel, fig.ylabel, title, fig.logx, fig.logy)
+    _finish(ax, fig.xlabel, fig.ylabel, title, fig.logx, fig.logy)
+    if fig.logx:
+        xs = np.unique(np.concatenate([np.ravel(s.x) for s in fig.series]))
+        if 1 < len(xs) <= 10:
+            # a sweep over a few values: label them, not matplotlib's crowded minor ticks
+            ax.set_xticks(xs)
+            ax.set_xticklabels([f"{v:g}" for v in xs])
+    return ax
 
 
 def save_figure(fig, path, title: str | None = None) -> Path:

@@ -259,10 +259,11 @@ class _Simulation:
 
     # -- oracle calls: fresh samples for given workers at given points ------------------------
 
-    def _grads(self, oracle, x, x_prev, k, workers):
+    def _grads(self, oracle, x, x_prev, k, workers, stream=None):
         """The k-th gradients of ``workers`` at x (and at x_prev on the same sample):
-        each (R, w, d). k is an int (synchronous) or a per-run tensor (asynchronous)."""
-        s = self.stream.fold("grad" if oracle is self.p.oracle else "grad-byzantine", k)
+        each (R, w, d). k is an int (synchronous) or a per-run tensor (asynchronous);
+        ``stream`` defaults to the runs' stream (a subset of its keys for compacted calls)."""
+        s = (stream or self.stream).fold("grad" if oracle is self.p.oracle else "grad-byzantine", k)
         sample = oracle.draw(s, workers, dtype=self.dt)
         g = self._clip(oracle.grad(x, sample))
         g_prev = self._clip(oracle.grad(x_prev, sample)) if x_prev is not None and self.est.needs_prev_grad else None
@@ -386,23 +387,24 @@ class _Simulation:
             w_t = workers[:, t - 1]  # (R, k)
             is_byz = w_t >= h
             ih = torch.where(is_byz, 0, w_t)
-            # 1. deliver the in-flight messages of the arriving workers
+            # 1. deliver the in-flight messages of the arriving workers; an omniscient attack then
+            # sees every honest message of the table, this step's included
+            # (the workers of a step are distinct, so each slot is written once per phase)
             rows = self.rows[:, None]
-            new = self.honest.d[rows, ih]  # (R, k, d)
+            counts[rows, w_t] += 1
+            table[rows, w_t] = torch.where(is_byz[..., None], table[rows, w_t], self.honest.d[rows, ih])
             if p.f:  # no .any() test: it would synchronize a GPU at every step
                 if self.byz is not None:
-                    ib = torch.where(is_byz, w_t - h, 0)
-                    byz_rows = self.byz.d[rows, ib]
+                    byz_rows = self.byz.d[rows, torch.where(is_byz, w_t - h, 0)]
                 else:
                     byz_rows = self._attack_rows(table[:, :h], counts[:, :h].to(self.dt), k_arr, t).to(self.dt)
-                new = torch.where(is_byz[..., None], byz_rows, new)
-            table[rows, w_t] = new
-            counts[rows, w_t] += 1
+                table[rows, w_t] = torch.where(is_byz[..., None], byz_rows, table[rows, w_t])
+            if p.f and self.byz is None:  # an omniscient attack computes its rows now: fresh
+                computed_at[rows, w_t] = torch.where(is_byz, t, computed_at[rows, w_t])
             in_table_at[rows, w_t] = computed_at[rows, w_t]
             staleness[:, t - 1] = t - computed_at[rows, w_t]
             # 2.-3. aggregate and step
-            weights = counts.to(self.dt) if p.weights == "counts" else None if p.weights == "uniform" \
-                else p.weights.to(self.dev, self.dt).expand(R, p.m)
+            weights = self._weights(counts)
             x_t = self.srv.x
             d_hat = self._aggregate(table, weights, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
@@ -423,15 +425,31 @@ class _Simulation:
                 "staleness": staleness[..., 0] if k_arr == 1 else staleness,
                 "time": arr.times.cpu().numpy(), "final_weights": final}
 
+    def _weights(self, counts):
+        w = self.p.weights
+        if isinstance(w, str):
+            return counts.to(self.dt) if w == "counts" else None
+        return w.to(self.dev, self.dt).expand(self.R, self.p.m)
+
     def _advance(self, oracle, group, who, x_next):
         """Workers ``who`` (R, k) of ``group`` (-1: none in that run) compute their next
         message at x_next (R, 1, d), with their own step counts."""
         state = self.honest if group == "honest" else self.byz
         prev = self.prev_point if group == "honest" else self.byz_prev
         active = who >= 0  # (R, k)
+        if who.shape[1] > 1:
+            # several workers per step: keep only the (run, worker) pairs that compute, so no
+            # state row is written twice (a masked write would alias inactive entries)
+            r, i = self.rows[:, None].expand_as(who)[active], who[active]  # (N,)
+            old = EstimatorState(state.d[r, i][:, None], state.k[r, i][:, None])  # (N, 1, d), (N, 1)
+            sub = Stream._from_keys(self.stream.keys[r])
+            g, g_prev = self._grads(oracle, x_next[r], prev[r, i][:, None], old.k[:, 0] + 1, i[:, None], sub)
+            upd = self.est.update(old, g, g_prev)
+            state.d[r, i], state.k[r, i], prev[r, i] = upd.d[:, 0], upd.k[:, 0], x_next[r, 0]
+            return
         i = who.clamp_min(0)
         rows = self.rows[:, None]
-        old = EstimatorState(state.d[rows, i], state.k[rows, i])  # (R, k, d), (R, k)
+        old = EstimatorState(state.d[rows, i], state.k[rows, i])  # (R, 1, d), (R, 1)
         g, g_prev = self._grads(oracle, x_next, prev[rows, i], old.k + 1, i)
         upd = self.est.update(old, g, g_prev)
         # written back in place: the loop owns these tensors, and copying (R, m, d) per step

@@ -442,3 +442,9 @@ def test_safe_parser_agrees_with_sympy(text):
         assert "division by zero" in str(e) and ref.has(sympy.zoo, sympy.nan)
         return
     assert got == ref
+
+
+def test_the_noiseless_anytime_constant_is_the_one_proofs_check_computes():
+    from proofs_check.pep_anytime import ANYTIME_NOISELESS_CONSTANT
+    b = BOUNDS["anytime_noiseless_pep"]
+    assert b({"L": 1.0, "D": 1.0, "T": 1.0}) == ANYTIME_NOISELESS_CONSTANT

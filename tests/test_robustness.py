@@ -56,7 +56,8 @@ def test_worst_case_found_stays_below_theory(rule):
     m, f, d = 13, 3, 4
     for seed in range(2):
         h = torch.from_numpy(np.random.default_rng(seed).normal(size=(m - f, d)))
-        kappa, _ = worst_case_kappa(rule, h, n_byz=f, generator=Stream(seed), steps=15, restarts=3)
+        steps = 5 if rule == "geometric_median" else 15  # autograd through Weiszfeld is slow
+        kappa, _ = worst_case_kappa(rule, h, n_byz=f, generator=Stream(seed), steps=steps, restarts=3)
         assert 0 < float(kappa) <= theoretical_kappa(rule, m=m, f=f).value
 
 
@@ -68,7 +69,8 @@ def test_ctma_instance_wise_bound_on_worst_cases(base):
     for seed in range(1 if base == "geometric_median" else 2):  # autograd through Weiszfeld is slow
         h = torch.from_numpy(np.random.default_rng(seed).normal(size=(m - f, d)) * 2 + 1)
         for target in (f"ctma({base})", base):
-            _, rows = worst_case_kappa(target, h, n_byz=f, generator=Stream(seed), steps=10, restarts=2)
+            steps = 3 if base == "geometric_median" else 10
+            _, rows = worst_case_kappa(target, h, n_byz=f, generator=Stream(seed), steps=steps, restarts=2)
             r_ctma = float(empirical_kappa(f"ctma({base})", h, rows))
             r_anchor = float(empirical_kappa(base, h, rows))
             assert r_ctma <= 8 * q * (1 + q * r_anchor) + 1e-12

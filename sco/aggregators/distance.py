@@ -17,10 +17,10 @@ _INITS = ("median", "zero", "mean")
 def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, tol: float | None = None,
                      max_iter: int = 1000, eps: float = 1e-10, nu: float | None = None,
                      init="median", return_iters: bool = False):
-    r"""Weighted geometric median by the smoothed Weiszfeld iteration [Wei37], [PKH22].
+    r"""Weighted geometric median by the Weiszfeld iteration [Wei37] with the [VZ00] correction.
 
     Problem: :math:`\min_z \sum_{i=1}^m s_i \|z - x_i\|`. Iteration, from :math:`z_0`, with
-    :math:`N_t = \{i : \|z_t - x_i\| \le \nu\}` the rows on :math:`z_t`:
+    :math:`N_t = \{i : \|z_t - x_i\| \le \nu\}` the rows on :math:`z_t` (within a tolerance):
 
     .. math::
 
@@ -31,9 +31,9 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
 
     until :math:`\|z_{t+1} - z_t\| \le \mathrm{tol}\cdot r` or ``max_iter`` steps, with
     :math:`r` the weighted median of :math:`\|z_0 - x_i\|` (a robust scale, so that ``tol``
-    and the default smoothing are relative and the rule is scale- and translation-equivariant
-    up to ``tol``). This is Weiszfeld's step with the Vardi-Zhang correction (Vardi & Zhang,
-    PNAS 2000), which converges from any start, also when :math:`z_t` lands on an input (plain
+    and :math:`\nu` are relative and the rule is scale- and translation-equivariant up to
+    ``tol``). This is Weiszfeld's step with the Vardi-Zhang correction [VZ00], which
+    converges from any start, also when :math:`z_t` lands on an input (plain
     Weiszfeld stalls there; the cw-median start often *is* an input). ``x`` (..., m, d) holds
     the :math:`x_i`, ``weights`` (..., m) the :math:`s_i`; :math:`\nu` = ``eps * r``. With an
     absolute ``nu`` the rule is instead the *smoothed* Weiszfeld step of [PKH22],
@@ -46,8 +46,8 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
 
     Guarantee: the exact geometric median is (f, kappa)-robust with
     :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23, Table 1] ([digest] §3.4 [R], an upper
-    bound); this routine approximates it to ``tol`` (the smoothed objective's minimizer when
-    :math:`\nu` binds). Rows whose distance to :math:`z_0` is not finite (NaN, inf, overflow
+    bound); this routine approximates it to ``tol`` (with an absolute ``nu``, the smoothed
+    objective's minimizer instead). Rows whose distance to :math:`z_0` is not finite (NaN, inf, overflow
     from 1e300) get :math:`\beta_i = 0`, the limit of a point at infinite distance, so the
     output stays finite when at most ``lam`` < 1/2 of the weight is on such rows.
 
@@ -55,8 +55,8 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
         ByzFL's ``GeometricMedian`` and the authors' RFA run 3 steps from :math:`z_0 = 0` with
         :math:`\nu = 0.1` (async code :math:`\nu = 0`), a coarse approximation that is not
         translation-equivariant ([digest] §3.5, §6 row 6): that is :func:`rfa`. Where
-        :math:`\nu = 0` and :math:`z_t` coincides with an input the authors divide by zero; we
-        take the limit :math:`\nu \to 0^+` (:math:`z_{t+1} = z_t`).
+        ``nu=0`` and :math:`z_t` coincides with an input the authors divide by zero; we take
+        the limit :math:`\nu \to 0^+` (:math:`z_{t+1} = z_t`).
     """
     x = check_x("geometric_median", x)
     w = check_weights("geometric_median", weights, x)
@@ -85,7 +85,10 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
         r = dist_to(x, z)  # (..., m)
         bad = ~torch.isfinite(r)
         ww = torch.where(bad, torch.zeros((), dtype=ww.dtype, device=ww.device), ww)
-        scale = _cwmed(r.detach().unsqueeze(-1), ww).squeeze(-1).to(torch.float64)  # (...)
+        if nu is None or tol > 0:
+            scale = _cwmed(r.detach().unsqueeze(-1), ww).squeeze(-1).to(torch.float64)  # (...)
+        else:  # fixed steps with an absolute nu (RFA): no scale is needed
+            scale = torch.ones(r.shape[:-1], dtype=torch.float64, device=x.device)
         floor = torch.full_like(scale, nu) if nu is not None else eps * scale
         iters = torch.zeros(scale.shape, dtype=torch.int64, device=x.device)
         # More than half the weight at z_0 makes z_0 the geometric median (and gives r = 0).
@@ -268,8 +271,8 @@ def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, c
     integer weights the rule on replicated rows. Translation-equivariant when ``center``
     moves with the rows; scale-equivariant only if ``tau`` scales too (it is absolute).
 
-    Guarantee: [KHJ21, Thm. III] bounds the error given a good center and a tuned
-    :math:`\tau`; no instance-wise (f, kappa) value is used here. Each row moves the output by
+    Guarantee: [KHJ21] bound the error given a good center and a tuned :math:`\tau` (theorem
+    not read here, [digest] §3.5); no instance-wise (f, kappa) value is used. Each row moves the output by
     at most :math:`\tau s_i / S`; a row at non-finite distance (NaN, inf, overflow) contributes
     nothing (its clipped direction is undefined), so the output is finite.
 
@@ -295,14 +298,14 @@ def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, c
     def compute(x, w, center):
         ww = unit_weights(x) if w is None else w
         p = ww / ww.sum(-1, keepdim=True)  # (..., m)
+        zero = torch.zeros((), dtype=torch.float64, device=x.device)
         v = center
         for _ in range(iters):
-            u = x - v.unsqueeze(-2)  # (..., m, d)
-            r = torch.nan_to_num(torch.linalg.vector_norm(u, dim=-1), nan=math.inf, posinf=math.inf)  # (..., m)
+            r = dist_to(x, v)  # (..., m), +inf where NaN or overflow
             ok = torch.isfinite(r)
-            zero = torch.zeros((), dtype=torch.float64, device=x.device)
-            shrink = torch.where(ok, (tau / r.to(torch.float64)).clamp(max=1.0), zero)  # (..., m)
-            v = v + combine((p * shrink).unsqueeze(-2), u, ~ok).squeeze(-2)
+            shrink = torch.where(ok, p * (tau / r.to(torch.float64)).clamp(max=1.0), zero)  # (..., m)
+            # v + sum_i c_i (x_i - v), without materializing the (..., m, d) differences
+            v = v * (1 - shrink.sum(-1, keepdim=True)).to(x.dtype) + combine(shrink.unsqueeze(-2), x, ~ok).squeeze(-2)
         return v
 
     return dispatch(compute, x, w, center=center)

@@ -104,8 +104,8 @@ def nnm(base) -> Aggregator:
     ``_core.pairwise_sqdist``): O(m^2 d) time, never an (m, m, d) tensor.
 
     Guarantee: if :math:`A` is (f, kappa)-robust then :math:`A \circ \mathrm{NNM}` is
-    (f, kappa')-robust with :math:`\kappa' \le \frac{8f}{m-f}(\kappa + 1)` [AFG+23, Thm.]
-    ([digest] §3.4 [R], upper bound). Non-finite rows are at infinite distance from the
+    (f, kappa')-robust with :math:`\kappa' \le \frac{8f}{m-f}(\kappa + 1)` [AFG+23] (their NNM
+    theorem, recalled in [digest] §3.4 [R]: theorem number and constant unverified; an upper bound). Non-finite rows are at infinite distance from the
     others, so no honest row mixes them in while at most ``lam`` of the weight is on them.
 
     .. note::
@@ -167,8 +167,8 @@ def bucketing(base, s: int | None = None) -> Aggregator:
     ``generator.fold("bucketing-base")``. Each Byzantine row spoils at most one bucket, so the
     base is called with ``lam_b = lam * m / ceil(m/s)`` (must be < 1/2).
 
-    Guarantee: [KHJ22, Thm. I] (in expectation over the permutation; an upper bound of order
-    :math:`s\,\lambda\,\kappa_A`). Weighted [D]: ``lam_b`` is the same count-based fraction,
+    Guarantee: [KHJ22] (their bucketing theorem, in expectation over the permutation: an upper
+    bound of order :math:`s\,\lambda\,\kappa_A`; not read in the paper, [digest] §8 tags it [R]). Weighted [D]: ``lam_b`` is the same count-based fraction,
     which bounds the Byzantine share of bucket *weight* only when weights are near-uniform.
     Zero-weight rows and empty buckets carry no weight; permutation invariance, removal and
     replication hold only in distribution (the buckets change).
@@ -206,9 +206,19 @@ def bucketing(base, s: int | None = None) -> Aggregator:
             batch = x.shape[:-2]
             perm = generator.fold("bucketing").permutation(m).to(x.device)  # (R, m)
             perm = perm.reshape(*batch, m) if len(generator) > 1 else perm.reshape(m).expand(*batch, m)
-            xp = x.gather(-2, perm.unsqueeze(-1).expand(*batch, m, d))  # (..., m, d)
-            ww = unit_weights(x) if w is None else w.gather(-1, perm)  # (..., m)
+            if batch == ():
+                xp = x.index_select(-2, perm)  # (m, d)
+            else:
+                xp = x.gather(-2, perm.unsqueeze(-1).expand(*batch, m, d))  # (..., m, d)
+            base_gen = generator.fold("bucketing-base")
+            full = (m // size) * size
+            if w is None:  # plain means of the full buckets, then of the smaller last one
+                means = xp[..., :full, :].reshape(*batch, full // size, size, d).mean(-2)  # (..., nb, d)
+                if full < m:
+                    means = torch.cat([means, xp[..., full:, :].mean(-2, keepdim=True)], dim=-2)
+                return base(means, None, lam=lam_b, center=center, generator=base_gen)
             pad = nb * size - m
+            ww = w.gather(-1, perm)  # (..., m)
             if pad:
                 xp = torch.cat([xp, xp.new_zeros(*batch, pad, d)], dim=-2)
                 ww = torch.cat([ww, ww.new_zeros(*batch, pad)], dim=-1)
@@ -216,8 +226,7 @@ def bucketing(base, s: int | None = None) -> Aggregator:
             mass = wb.sum(-1)  # (..., nb)
             coef = wb / torch.where(mass > 0, mass, torch.ones((), dtype=mass.dtype, device=mass.device)).unsqueeze(-1)
             means = combine(coef.unsqueeze(-2), xp.reshape(*batch, nb, size, d), wb == 0).squeeze(-2)  # (..., nb, d)
-            return base(means, None if w is None else mass.to(x.dtype), lam=lam_b, center=center,
-                        generator=generator.fold("bucketing-base"))
+            return base(means, mass.to(x.dtype), lam=lam_b, center=center, generator=base_gen)
 
         return dispatch(compute, x, w, generator=generator, center=center)
 

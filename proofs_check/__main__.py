@@ -1,0 +1,36 @@
+"""Run the lemma checks and print the summary table: ``python -m proofs_check [lemma ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import LEMMAS, run_all
+
+
+def format_table(results) -> str:
+    """One row per check: lemma, method, result, detail (the detail column is not truncated)."""
+    header = ("lemma", "method", "result", "detail")
+    rows = [header] + [tuple(r) for r in results]
+    widths = [max(len(row[k]) for row in rows) for k in range(3)]
+    line = lambda row: "  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3]  # noqa: E731
+    return "\n".join([line(header), "  ".join("-" * w for w in widths) + "  " + "-" * 6]
+                     + [line(row) for row in rows[1:]])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__)
+    parser.add_argument("lemmas", nargs="*", help=f"lemmas to check (default: all of {', '.join(LEMMAS)})")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    results = run_all(args.lemmas or None)
+    elapsed = time.perf_counter() - start
+    print(format_table(results))
+    failed = [r for r in results if not r.passed]
+    print(f"\n{len(results) - len(failed)}/{len(results)} checks passed in {elapsed:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
