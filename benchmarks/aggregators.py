@@ -6,13 +6,13 @@ import argparse
 import importlib.util
 import statistics
 import sys
-import time
 import types
 
 import numpy as np
 import torch
 
 from sco.aggregators import parse
+from sco.experiments import call_times
 from sco.random import Stream
 
 SHAPES = [(100, 100_000), (1000, 1_000), (17, 1_000_000)]
@@ -44,17 +44,7 @@ def timeit(fn, repeats: int, budget: float = 0.05) -> tuple[float, float]:
     waits for a descheduled thread, a scheduler quantum of ~4-8 ms); the best repeat is
     closer to the machine's own speed. Both are printed.
     """
-    fn()  # warm-up
-    t0 = time.perf_counter()
-    fn()
-    one = time.perf_counter() - t0
-    n = max(1, int(budget / max(one, 1e-7)))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
+    times = call_times(fn, repeats=repeats, budget=budget)
     return statistics.median(times), min(times)
 
 

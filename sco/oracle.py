@@ -13,7 +13,7 @@ from .backend import Constants
 from .heterogeneity import Heterogeneity, Partition, Shift, make_heterogeneity
 from .noise import MiniBatch, Noise, make_noise
 from .objectives.base import Objective
-from .objectives.data import Dataset
+from .objectives.data import Dataset, FiniteSum
 from .objectives.glm import GLM, Squared
 
 
@@ -54,8 +54,8 @@ class Oracle:
         self.heterogeneity: Heterogeneity = make_heterogeneity(heterogeneity)
         self.d = objective.d
         needs_data = isinstance(self.noise, MiniBatch) or isinstance(self.heterogeneity, Partition)
-        if needs_data and not isinstance(objective, GLM):
-            raise ValueError(f"{self.noise!r} and data partitions need a finite-sum objective (a GLM); "
+        if needs_data and not isinstance(objective, FiniteSum):
+            raise ValueError(f"{self.noise!r} and data partitions need a finite-sum objective (a GLM or an MLP); "
                              f"got {objective!r}. Use Gaussian or Student-t noise and Shift heterogeneity.")
         self._c = Constants()
         self._P = None  # (m, n) sampling distribution of each worker, for partitions
@@ -191,7 +191,11 @@ class Oracle:
         mean = P @ G
         var = (P @ G.square().sum(-1) - mean.square().sum(-1)).clamp_min(0)  # (m|1,)
         A = obj.data.A
-        if isinstance(obj.loss, Squared):
+        if not isinstance(obj, GLM):
+            # no per-sample smoothness bound is known beyond linear models (an MLP is not
+            # globally smooth): sigma_L is reported as infinite, an honest "unbounded"
+            sL2, exact = torch.full((P.shape[0],), math.inf, dtype=torch.float64), False
+        elif isinstance(obj.loss, Squared):
             # Cov of the per-sample Hessians a a^T applied to x - y: its top eigenvalue is sigma_L^2
             a2 = A.square().sum(-1)
             M = torch.einsum("in,n,np,nq->ipq", P, a2, A, A)

@@ -4,6 +4,7 @@ from .base import Objective, Optimum
 from .data import Dataset
 from .glm import (GLM, Cauchy, Huber, Logistic, Loss, Softmax, Squared, huber, least_squares, logistic,
                   multiclass_logistic, nonconvex_logistic, robust_regression)
+from .mlp import MLP, mlp
 from .quadratic import Quadratic, quadratic
 
 #: Objective constructors by name; ``make_objective(name, **params)`` calls them.
@@ -15,6 +16,7 @@ OBJECTIVES = {
     "huber": huber,
     "nonconvex_logistic": nonconvex_logistic,
     "robust_regression": robust_regression,
+    "mlp": mlp,
 }
 
 
@@ -25,6 +27,6 @@ def make_objective(name: str, **params) -> Objective:
     return OBJECTIVES[name](**params)
 
 
-__all__ = ["OBJECTIVES", "GLM", "Cauchy", "Dataset", "Huber", "Logistic", "Loss", "Objective", "Optimum",
+__all__ = ["OBJECTIVES", "GLM", "MLP", "Cauchy", "Dataset", "Huber", "Logistic", "Loss", "Objective", "Optimum",
            "Quadratic", "Softmax", "Squared", "huber", "least_squares", "logistic", "make_objective",
-           "multiclass_logistic", "nonconvex_logistic", "quadratic", "robust_regression"]
+           "mlp", "multiclass_logistic", "nonconvex_logistic", "quadratic", "robust_regression"]

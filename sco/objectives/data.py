@@ -36,6 +36,31 @@ class Dataset:
         return self.A.shape[1]
 
 
+class FiniteSum:
+    """The bookkeeping of an objective that is a weighted sum over a :class:`Dataset` ``data``
+    (GLMs, MLPs): the number of samples and the sample weights, kept in ``self._c["w"]``.
+    The oracle draws mini-batches and data partitions from any FiniteSum."""
+
+    @property
+    def sample_weights(self) -> torch.Tensor:
+        return self._c["w"]
+
+    @property
+    def n(self) -> int:
+        return self.data.n
+
+
+def sample_weights(owner: str, weights, n: int) -> torch.Tensor:
+    """Sample weights of a finite sum over n samples, summing to 1: uniform for None, else n
+    nonnegative finite numbers with a positive sum, rescaled."""
+    if weights is None:
+        return torch.full((n,), 1.0 / n, dtype=torch.float64)
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    if w.shape != (n,) or (w < 0).any() or not torch.isfinite(w).all() or w.sum() <= 0:
+        _checks.fail(owner, "sample_weights", f"be {n} nonnegative finite numbers with a positive sum", w)
+    return w / w.sum()
+
+
 def _standardize(A: np.ndarray, intercept: bool) -> np.ndarray:
     """Zero-mean, unit-variance columns; constant columns (blank pixels of digits) are
     dropped since they carry no information and would make the Hessian singular."""

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from .. import _checks
 from ..backend import Constants
 from ..domains import make_domain
+from . import classify
 from . import data as datasets
 from .base import Objective, Optimum
 
@@ -208,7 +209,7 @@ class Softmax(Loss):
         return {"loss": self.name, "classes": self.outputs}
 
 
-class GLM(Objective):
+class GLM(datasets.FiniteSum, Objective):
     """A weighted finite sum of losses of linear predictions, with optional regularizers.
 
     .. math::
@@ -233,21 +234,18 @@ class GLM(Objective):
     """
 
     def __init__(self, data: datasets.Dataset, loss: Loss, *, l2: float = 0.0, rho: float = 0.0,
-                 sample_weights=None, domain=None, x0=None, name: str = "glm", spec=None):
+                 sample_weights=None, domain=None, x0=None, name: str = "glm", spec=None,
+                 test_data: datasets.Dataset | None = None):
         owner = type(self).__name__
         self.name = name
         self.data, self.loss = data, loss
+        # a held-out split (classification): its loss and accuracy are logged as extra metrics
+        self.test_data = test_data
         self.l2 = _checks.real(owner, "l2", l2, low=0)
         self.rho = _checks.real(owner, "rho", rho, low=0)
         n, p, K = data.n, data.p, loss.outputs
         self.p, self.K = p, K
-        if sample_weights is None:
-            w = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        else:
-            w = torch.as_tensor(sample_weights, dtype=torch.float64)
-            if w.shape != (n,) or (w < 0).any() or not torch.isfinite(w).all() or w.sum() <= 0:
-                _checks.fail(owner, "sample_weights", f"be {n} nonnegative finite numbers with a positive sum", w)
-            w = w / w.sum()
+        w = datasets.sample_weights(owner, sample_weights, n)
         gram = (data.A * w[:, None]).T @ data.A  # (p, p): A^T W A
         ev = torch.linalg.eigvalsh(gram)
         convex = loss.convex and self.rho == 0
@@ -256,14 +254,6 @@ class GLM(Objective):
         self.gram_eigenvalues = ev
         super().__init__(p * K, L, mu, convex=convex, domain=domain, x0=x0, spec=spec)
         self._c = Constants(A=data.A, y=data.y, w=w)
-
-    @property
-    def sample_weights(self) -> torch.Tensor:
-        return self._c["w"]
-
-    @property
-    def n(self) -> int:
-        return self.data.n
 
     # -- evaluation ----------------------------------------------------------------------
 
@@ -352,6 +342,17 @@ class GLM(Objective):
         return (self.sample_weights.numpy() @ self.loss.cvxpy(Z, self.data.y.numpy())
                 + 0.5 * self.l2 * cp.sum_squares(var))
 
+    @property
+    def extra_metric_names(self) -> tuple:
+        return classify.METRICS if self.test_data is not None else ()
+
+    def extra_metrics(self, x):
+        """Training and test loss and accuracy (:func:`sco.objectives.classify.metrics`) when
+        the objective was built with a held-out split (``test_fraction > 0``)."""
+        if self.test_data is None:
+            return {}
+        return classify.metrics(lambda A: self._z(x, A), self.loss, self.data, self.test_data, x)
+
     # -- derived problems ------------------------------------------------------------------
 
     def derive(self, *, data=None, sample_weights=None, name=None, **spec) -> GLM:
@@ -359,34 +360,35 @@ class GLM(Objective):
         (used for label flipping and data partitions); ``spec`` records what changed."""
         return GLM(self.data if data is None else data, self.loss, l2=self.l2, rho=self.rho,
                    sample_weights=self.sample_weights if sample_weights is None else sample_weights,
-                   domain=self.domain, x0=self.x0, name=name or self.name, spec={**self.spec, **spec})
+                   domain=self.domain, x0=self.x0, name=name or self.name, spec={**self.spec, **spec},
+                   test_data=self.test_data)
 
     def flip_labels(self) -> GLM:
         """The label-flipped problem a label-flip Byzantine worker optimizes [DL24a, §4.5]:
         y -> 1 - y for binary tasks, y -> K - 1 - y for K classes (the authors' 9 - y)."""
         if self.data.task == "regression":
             raise ValueError(f"Label flipping needs a classification task; {self.name!r} is a regression.")
-        top = 1 if self.data.task == "binary" else self.data.classes - 1
-        flipped = datasets.Dataset(self.data.name + "_flipped", self.data.A, top - self.data.y,
-                                   self.data.task, self.data.classes, {**self.data.spec, "flipped": True})
-        return self.derive(data=flipped, name=self.name + "[flipped]", flipped=True)
+        return self.derive(data=classify.flip(self.data), name=self.name + "[flipped]", flipped=True)
 
     def _fingerprint(self, h):
         for t in (self.data.A, self.data.y, self.sample_weights):
             h.update(t.contiguous().numpy().tobytes())
 
 
-def _glm(name, loss_for, fixed_task, *, data, l2, rho, radius, box, **options) -> GLM:
+def _glm(name, loss_for, fixed_task, *, data, l2, rho, radius, box, test_fraction=0.0, split_seed=0,
+         **options) -> GLM:
     if "task" in options:
         raise TypeError(f"The objective {name!r} fixes the task ({fixed_task}); do not pass 'task'.")
     ds = datasets.load(data, task=fixed_task, **options)
     if ds.task != fixed_task:
         raise ValueError(f"The objective {name!r} needs a {fixed_task} data set; {ds.name!r} is {ds.task}.")
+    # test_fraction > 0 holds out a stratified test split (classification metrics are logged)
+    ds, test = classify.split(ds, test_fraction, split_seed)
     loss = loss_for(ds)
     d = ds.p * loss.outputs
     spec = {"name": name, "data": ds.spec, "l2": l2, "rho": rho, "radius": radius, "box": box,
             **loss.params()}
-    return GLM(ds, loss, l2=l2, rho=rho, domain=make_domain(d, radius, box), name=name, spec=spec)
+    return GLM(ds, loss, l2=l2, rho=rho, domain=make_domain(d, radius, box), name=name, spec=spec, test_data=test)
 
 
 def least_squares(data="synthetic", *, l2: float = 0.0, radius=None, box=None, **options) -> GLM:
@@ -397,13 +399,16 @@ def least_squares(data="synthetic", *, l2: float = 0.0, radius=None, box=None, *
 
 
 def logistic(data="synthetic", *, l2: float = 1e-3, radius=None, box=None, **options) -> GLM:
-    """Binary logistic regression; l2 > 0 (or a constraint) keeps x* finite on separable data."""
+    """Binary logistic regression; l2 > 0 (or a constraint) keeps x* finite on separable data.
+
+    ``test_fraction`` > 0 (with ``split_seed``) holds out a stratified test split: f is the
+    training loss, and the training and test loss and accuracy are logged as extra metrics."""
     return _glm("logistic", lambda ds: Logistic(), "binary", data=data, l2=l2, rho=0.0,
                 radius=radius, box=box, **options)
 
 
 def multiclass_logistic(data="digits", *, l2: float = 1e-3, radius=None, box=None, **options) -> GLM:
-    """Multiclass (softmax) logistic regression, d = p K."""
+    """Multiclass (softmax) logistic regression, d = p K; ``test_fraction`` as in :func:`logistic`."""
     return _glm("multiclass_logistic", lambda ds: Softmax(ds.classes), "multiclass", data=data,
                 l2=l2, rho=0.0, radius=radius, box=box, **options)
 

@@ -1,0 +1,72 @@
+"""Every notebook is committed without outputs and runs top to bottom in the quick suite (SCO_QUICK=1)."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# the quick suite of all notebooks must stay under 5 minutes on 2 cores; each gets a generous cap
+CELL_TIMEOUT = 240
+
+
+def test_there_are_notebooks():
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"01_mu2sgd_rates", "02_sync_byzantine", "03_async_byzantine", "04_heterogeneity",
+            "05_real_data_sync", "06_real_data_async", "demo_aggregators_2d", "demo_why_momentum",
+            "demo_why_weights"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {i} has outputs; strip them before committing"
+            assert cell.execution_count is None, f"{path.name}: cell {i} has an execution count"
+
+
+def _execute(nb, path):
+    from jupyter_client.kernelspec import NoSuchKernel
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except NoSuchKernel:  # pragma: no cover - a broken install, not a notebook failure
+        pytest.fail("No 'python3' Jupyter kernel: install the dev extra (ipykernel) into this environment.")
+    except RuntimeError as e:
+        # two kernels started at once can race for a TCP port ("Kernel died before replying"): retry once
+        if "Kernel died before replying" not in str(e):
+            raise
+        nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_runs_top_to_bottom_in_the_quick_suite(path, monkeypatch):
+    monkeypatch.setenv("SCO_QUICK", "1")
+    # the kernel imports this checkout's sco, whatever else is installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    _execute(nb, path)
+    seconds = time.perf_counter() - start
+    figures = 0
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            # warnings (and any other stderr text) are failures, like warnings in the test suite
+            assert not (out.output_type == "stream" and out.name == "stderr"), \
+                f"{path.name}: cell {i} wrote to stderr:\n{out.text}"
+            assert out.output_type != "error", f"{path.name}: cell {i} raised {out.ename}: {out.evalue}"
+            figures += "image/png" in out.get("data", {})
+    assert figures >= 1, f"{path.name} drew no figure"
+    print(f"{path.stem}: {seconds:.1f} s, {figures} figures")
