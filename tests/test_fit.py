@@ -354,3 +354,14 @@ def test_calibration_places_a_shape_bounds_crossover_where_the_data_has_it():
     assert scaled.crossover("T", 0, 1, VALS) == [pytest.approx(15625, rel=0.1)]
     with pytest.raises(ValueError, match="The 'center' parameter of calibrate_terms must hold at least 2 finite"):
         calibrate_terms(BOUNDS["mu2sgd"], "T", T, -y.mean(0), VALS)
+
+
+def test_check_rate_takes_values_aligned_with_the_grid_outside_the_regime_too():
+    # a bound whose noise term dominates only at large T: the regime drops the small-T points,
+    # and a per-point value of another parameter must follow the grid into it
+    T = np.array([10.0, 30, 100, 300, 1000, 3000, 10000])
+    y = np.vstack([1 / T + 0.3 / np.sqrt(T) * (1 + 0.01 * s) for s in range(4)])
+    sigma = np.full(T.shape, 0.3)
+    res = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T",
+                     values={"L": 1.0, "D": 1.0, "sigma_tilde": sigma}, tol=0.1)
+    assert res.passed and res.data["in_regime"].sum() < len(T)

@@ -547,7 +547,9 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
                      f"{share:.0%} of the bound", _Shape(grid),
                      f"{int(keep.sum())} of {len(grid)} do; {where}. Extend the grid or lower share=.")
     fit = fit_power_law(x, y, mask=keep, **fit_kw)
-    pts = {**vals, param: grid[keep]}
+    # values given per grid point follow the grid into the regime
+    pts = {k: (np.asarray(v)[keep] if np.ndim(v) == 1 and len(v) == len(grid) else v) for k, v in vals.items()}
+    pts[param] = grid[keep]
     # exponents of the terms present (a calibrated constant can be 0)
     a_all = {j: np.broadcast_to(np.asarray(bound.exponent(param, pts, term=j), dtype=np.float64),
                                 grid[keep].shape) for j, t in enumerate(bound.terms) if t != 0}
