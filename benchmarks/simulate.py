@@ -125,10 +125,14 @@ def main():
     loop = loop_step_time(loop_R, m, d, dt, dev) * R / loop_R
     print(f"  per-worker Python loop    {loop * 1e3:9.1f} ms  (timed on R={loop_R}, scaled to R={R})")
     print(f"  loop / step               {loop / step:9.1f}   (target >= 100)")
-    loop_workers = loop - aggregate * R / R  # the loop's own aggregation is the same batched call per run
     print(f"  worker side only: loop {(loop - aggregate) * 1e3:.1f} ms vs batched {(step - aggregate) * 1e3:.1f} ms"
           f" = {(loop - aggregate) / max(step - aggregate, 1e-9):.1f}x")
-    del loop_workers
+    # the loop pays Python per worker, the batched step pays per coordinate: the ratio falls with d
+    print("\nloop / step by dimension (same R and m):")
+    for dd in ((5, 20) if args.quick else (10, 100)):
+        s_d = step_time(R, m, dd, dt, dev)
+        l_d = loop_step_time(loop_R, m, dd, dt, dev) * R / loop_R
+        print(f"  d={dd:<5} step {s_d * 1e3:8.1f} ms  loop {l_d * 1e3:8.0f} ms  loop/step {l_d / s_d:6.0f}x")
 
     ms = [m // 4, m // 2, m, 2 * m] if not args.quick else [50, 100, 200]
     ts = [step_time(R, mi, d, dt, dev, T=4, repeat=2) for mi in ms]
