@@ -1,10 +1,21 @@
 """The package: the core imports with numpy and torch alone, and ``sco verify`` runs and reports."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from sco import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_has_the_two_fresh_machine_commands_and_ci_runs_the_test_command():
+    commands = re.findall(r"^    (pip install .+?)(?:\s+#.*)?$", (ROOT / "README.md").read_text(), flags=re.M)
+    assert commands[:2] == ['pip install . && sco verify', 'pip install -e ".[dev]" && python -m pytest']
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert commands[1] in ci_lines, "the CI must run the README's test command verbatim"
 
 
 def test_core_imports_without_optional_dependencies():
