@@ -9,7 +9,7 @@ import math
 import torch
 
 from . import _checks
-from .random import Stream
+from .random import Stream, check_stream
 
 
 def _check(owner: str, honest, honest_weights, n_byz):
@@ -88,7 +88,7 @@ def sign_flip(honest, honest_weights=None, *, n_byz: int, generator=None, scale:
         if own.shape[-2] != n_byz:
             _checks.fail("sign_flip", "own", f"have n_byz={n_byz} rows", own)
         return -scale * own
-    mu, _ = honest_stats(honest, w)
+    mu = weighted_mean(honest, w)
     return _rows(-scale * mu, n_byz)
 
 
@@ -143,18 +143,13 @@ def ipm(honest, honest_weights=None, *, n_byz: int, generator=None, eps: float =
     """
     n_byz, w = _check("ipm", honest, honest_weights, n_byz)
     eps = _checks.real("ipm", "eps", eps)
-    mu, _ = honest_stats(honest, w)
+    mu = weighted_mean(honest, w)
     return _rows(-eps * mu, n_byz)
 
 
 def _normal(generator, label: str, batch, shape, like: torch.Tensor) -> torch.Tensor:
-    if not isinstance(generator, Stream):
-        _checks.fail("attack", "generator", "be a sco.random.Stream", generator, kind=TypeError,
-                     hint="Randomness comes from the run's counter-based stream, never torch's global RNG.")
     runs = math.prod(batch)
-    if len(generator) not in (1, runs):
-        _checks.fail("attack", "generator", f"have 1 run or one per batch row ({runs})",
-                     f"Stream with {len(generator)} runs")
+    check_stream("attack", generator, runs)
     g = generator.fold(label).normal(shape, dtype=like.dtype).to(like.device)  # (R, *shape)
     if len(generator) == runs:
         return g.reshape(*batch, *shape)
@@ -197,7 +192,7 @@ def far_point(honest, honest_weights=None, *, n_byz: int, generator=None, distan
     u = torch.ones(d, dtype=honest.dtype, device=honest.device) if direction is None \
         else _checks.last_dim("far_point", "direction", direction, d).to(honest.dtype)
     u = u / torch.linalg.vector_norm(u, dim=-1, keepdim=True)
-    mu, _ = honest_stats(honest, w)
+    mu = weighted_mean(honest, w)
     return _rows(mu + distance * spread(honest, w).unsqueeze(-1) * u, n_byz)
 
 
@@ -286,10 +281,9 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
     lr = _checks.real("worst_case", "lr", lr, low=0.0, low_open=True)
     agg = as_aggregator(agg)
     batch, (h, d) = honest.shape[:-2], honest.shape[-2:]
-    hw = _weights(honest, w)
     weights, share = joint_weights(honest, w, n_byz, byz_weights)
     lam = share if lam is None else lam
-    mu = weighted_mean(honest, hw)  # (..., d)
+    mu = weighted_mean(honest, w)  # (..., d)
     R = radius * spread(honest, w)  # (...)
     R = torch.where(R > 0, R, torch.ones_like(R))
     center = mu if center is None else center

@@ -243,3 +243,15 @@ def _to_unit(h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     bits = 53 if out.dtype == torch.float64 else 24
     out.copy_((h >> (64 - bits)) & ((1 << bits) - 1))
     return out.add_(0.5).mul_(2.0 ** -bits)
+
+
+def check_stream(owner: str, generator, runs: int) -> Stream:
+    """``generator`` as a randomized rule or attack needs it: a :class:`Stream` with one run
+    shared by the batch, or one run per batch row (``runs`` of them)."""
+    if not isinstance(generator, Stream):
+        _checks.fail(owner, "generator", "be a sco.random.Stream", generator, kind=TypeError,
+                     hint="Randomness comes from the run's counter-based stream, never torch's global RNG.")
+    if len(generator) not in (1, runs):
+        _checks.fail(owner, "generator", f"have 1 run or one per batch row ({runs})",
+                     f"Stream with {len(generator)} runs")
+    return generator

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -212,8 +211,3 @@ def ref_bucket_means(x, w, perm, s):
         means.append((w[idx, None] * x[idx]).sum(0) / W if W > 0 else np.zeros(x.shape[1]))
         weights.append(W)
     return np.array(means), np.array(weights)
-
-
-def ref_indistinguishable_bound(m, f):
-    """The lower bound f/(m - 2f) on kappa [AFG+23] ([digest] §3.4)."""
-    return f / (m - 2 * f) if m > 2 * f else math.inf

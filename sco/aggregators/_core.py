@@ -160,6 +160,11 @@ class Aggregator:
     options: tuple = ()
     needs_center: bool = False
     needs_generator: bool = False
+    # the keywords fn accepts, read from its signature once: the simulator calls every round
+    _accepted: frozenset = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_accepted", frozenset(accepted_keywords(self.fn)))
 
     def __call__(self, x, weights=None, *, lam, center=None, generator=None):
         if self.needs_center and center is None:
@@ -169,7 +174,7 @@ class Aggregator:
             _checks.fail(self.name, "generator", "be a sco.random.Stream: this rule is randomized",
                          generator, hint="Pass generator=stream.fold('aggregate', t).")
         kw = dict(self.options)
-        acc = accepted_keywords(self.fn)
+        acc = self._accepted
         if "lam" in acc:
             kw["lam"] = lam
         else:
@@ -219,7 +224,7 @@ def keep_nearest(keys: torch.Tensor, w: torch.Tensor, mass: torch.Tensor) -> tor
     ``c_ij = clamp(mass_i - (weight before j in that order), 0, w_ij)``.
     """
     keys = torch.nan_to_num(keys.detach(), nan=math.inf, posinf=math.inf)
-    if w.shape[-2] == 1 and bool((w == w[..., :1]).all()):
+    if w.shape[-2] == 1 and bool(uniform_rows(w).all()):
         c = _keep_nearest_equal(keys, w[..., :1], mass)
         if c is not None:
             return c

@@ -69,13 +69,14 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
         nu = _checks.real("geometric_median", "nu", nu, low=0.0)
     if isinstance(init, torch.Tensor):
         _checks.last_dim("geometric_median", "init", init, x.shape[-1])
+        init = init.to(x.dtype).expand(*x.shape[:-2], x.shape[-1])  # one row per run, sliced by dispatch
     else:
         _checks.one_of("geometric_median", "init", init, _INITS)
 
     def compute(x, w, init):
         ww = unit_weights(x) if w is None else w
         if isinstance(init, torch.Tensor):
-            z = init.to(x.dtype).expand(*x.shape[:-2], x.shape[-1])
+            z = init
         elif init == "median":
             z = _cwmed(x, w)
         elif init == "zero":
@@ -121,10 +122,7 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
             z = z_new
         return z, iters
 
-    if isinstance(init, torch.Tensor):
-        z, iters = dispatch(compute, x, w, init=init.to(x.dtype).expand(*x.shape[:-2], x.shape[-1]))
-    else:
-        z, iters = dispatch(lambda x, w: compute(x, w, init), x, w)
+    z, iters = dispatch(compute, x, w, init=init)
     return (z, iters) if return_iters else z
 
 

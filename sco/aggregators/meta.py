@@ -7,7 +7,7 @@ import math
 import torch
 
 from .. import _checks
-from ..random import Stream
+from ..random import check_stream
 from ._core import (Aggregator, as_aggregator, byzantine_mass, check_lam, check_weights, check_x,
                     combine, dispatch, dist_to, keep_nearest, pairwise_sqdist, unit_weights)
 
@@ -187,14 +187,9 @@ def bucketing(base, s: int | None = None) -> Aggregator:
         x = check_x(name, x)
         w = check_weights(name, weights, x)
         lam = check_lam(name, lam)
-        if not isinstance(generator, Stream):
-            _checks.fail(name, "generator", "be a sco.random.Stream", generator, kind=TypeError,
-                         hint="Randomness comes from the run's counter-based stream, never torch's global RNG.")
         batch, (m, d) = x.shape[:-2], x.shape[-2:]
         runs = math.prod(batch)
-        if len(generator) not in (1, runs):
-            _checks.fail(name, "generator", f"have 1 run or one per batch row ({runs})",
-                         f"Stream with {len(generator)} runs")
+        check_stream(name, generator, runs)
         size = bucket_size(lam, m) if s is None else min(s, m)
         nb = math.ceil(m / size)
         lam_b = lam * m / nb

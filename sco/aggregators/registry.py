@@ -9,7 +9,7 @@ from .. import _checks
 from ._core import Aggregator, accepted_keywords
 from .coordinate import cwmed, cwtm, mean
 from .distance import centered_clipping, geometric_median, krum, multi_krum, rfa
-from .meta import bucketing, ctma, nnm
+from .meta import _options_suffix, bucketing, ctma, nnm
 
 AGGREGATORS = {
     "mean": mean,
@@ -43,8 +43,7 @@ ALIASES = {
 """Other names, each expanding to a spec."""
 
 # ByzFL parameter names that differ from ours, per class.
-_BYZFL_PARAMS = {"GeometricMedian": {"T": "T", "nu": "nu"}, "CenteredClipping": {"tau": "tau", "L": "iters"},
-                 "Bucketing": {"s": "s"}}
+_BYZFL_PARAMS = {"CenteredClipping": {"L": "iters"}}
 _CALL_ARGS = {"x", "weights", "lam", "center", "generator", "base"}
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_.\-]*)|(.))")
 
@@ -174,9 +173,8 @@ def _build(calls, extra: dict | None = None) -> Aggregator:
                              hint=f"Write {name}[{p.name}=...].")
         options = {k: v for k, v in _check_options(name, fn, options).items()
                    if k not in defaults or v != defaults[k] or type(v) is not type(defaults[k])}
-        suffix = "[" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + "]" if options else ""
         acc = accepted_keywords(fn)
-        return Aggregator(name=name + suffix, fn=fn, options=tuple(sorted(options.items())),
+        return Aggregator(name=name + _options_suffix(options), fn=fn, options=tuple(sorted(options.items())),
                           needs_center="center" in acc, needs_generator="generator" in acc)
     _checks.fail("parse", "spec", f"name a registered aggregator: one of {sorted(AGGREGATORS)}, "
                  f"a meta-aggregator {sorted(META_AGGREGATORS)}, or an alias {sorted(ALIASES)}", name)
