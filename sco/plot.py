@@ -20,13 +20,13 @@ def _axes(ax, size=(6.4, 4.4)):
     return ax
 
 
-def band(ax, x, y, *, color, label: str, style: str = "o-", seeds_in_label: bool = True):
+def band(ax, x, y, *, color, label: str, style: str = "o-"):
     """Plot the seed mean of ``y`` (n_seeds, n) against ``x`` (n,) with a 10-90% band over
     seeds (when there are several); returns the mean."""
     y = np.asarray(y, dtype=float)
     y = y[None] if y.ndim == 1 else y
     mean = np.nanmean(y, axis=0)
-    if seeds_in_label and y.shape[0] > 1:
+    if y.shape[0] > 1:
         label = f"{label} (mean of {y.shape[0]} seeds)"
     ax.plot(x, mean, style, color=color, ms=3.5, lw=1.3, label=label)
     if y.shape[0] > 1:

@@ -37,9 +37,11 @@ class Dataset:
 
 
 class FiniteSum:
-    """The bookkeeping of an objective that is a weighted sum over a :class:`Dataset` ``data``
-    (GLMs, MLPs): the number of samples and the sample weights, kept in ``self._c["w"]``.
-    The oracle draws mini-batches and data partitions from any FiniteSum."""
+    """What objectives that are a weighted sum over a :class:`Dataset` ``data`` (GLMs, MLPs)
+    share: the number of samples, the sample weights (kept in ``self._c["w"]``), the gradient,
+    the held-out metrics and label flipping. A subclass gives ``_logits(x, A)`` (..., n, K),
+    ``grad_weighted(x, w)``, ``derive(...)``, ``loss`` and ``test_data``. The oracle draws
+    mini-batches and data partitions from any FiniteSum."""
 
     @property
     def sample_weights(self) -> torch.Tensor:
@@ -48,6 +50,30 @@ class FiniteSum:
     @property
     def n(self) -> int:
         return self.data.n
+
+    def grad(self, x):
+        self._check_x(x, "grad")
+        return self.grad_weighted(x, self._c.like("w", x))
+
+    @property
+    def extra_metric_names(self) -> tuple:
+        from . import classify  # classify imports this module
+        return classify.METRICS if self.test_data is not None else ()
+
+    def extra_metrics(self, x):
+        """Training and test loss and accuracy (:func:`sco.objectives.classify.metrics`) when
+        the objective was built with a held-out split (``test_fraction > 0``)."""
+        if self.test_data is None:
+            return {}
+        from . import classify
+        return classify.metrics(lambda A: self._logits(x, A), self.loss, self.data, self.test_data, x)
+
+    def flip_labels(self):
+        """The label-flipped problem a label-flip Byzantine worker optimizes [DL24a, §4.5]:
+        y -> 1 - y for binary tasks, y -> K - 1 - y for K classes (the authors' 9 - y); a
+        regression has no labels to flip (ValueError)."""
+        from . import classify
+        return self.derive(data=classify.flip(self.data), name=self.name + "[flipped]", flipped=True)
 
 
 def sample_weights(owner: str, weights, n: int) -> torch.Tensor:

@@ -251,14 +251,14 @@ class GLM(datasets.FiniteSum, Objective):
         convex = loss.convex and self.rho == 0
         L = loss.curvature * float(ev[-1]) + self.l2 + 2 * self.rho
         mu = self.l2 + (max(float(ev[0]), 0.0) if isinstance(loss, Squared) else 0.0) if convex else 0.0
-        self.gram_eigenvalues = ev
+        self._gram = gram  # reused by the least-squares normal equations
         super().__init__(p * K, L, mu, convex=convex, domain=domain, x0=x0, spec=spec)
         self._c = Constants(A=data.A, y=data.y, w=w)
 
     # -- evaluation ----------------------------------------------------------------------
 
-    def _z(self, x, A):
-        """Predictions A X for x (..., d) and rows A (n, p) or (..., b, p): (..., n, K)."""
+    def _logits(self, x, A):
+        """Predictions (logits) A X for x (..., d) and rows A (n, p) or (..., b, p): (..., n, K)."""
         return A @ x.reshape(*x.shape[:-1], self.p, self.K)
 
     def _reg_value(self, x):
@@ -276,17 +276,13 @@ class GLM(datasets.FiniteSum, Objective):
     def value(self, x):
         self._check_x(x)
         A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
-        return self.loss.value(self._z(x, A), y) @ w + self._reg_value(x)
-
-    def grad(self, x):
-        self._check_x(x, "grad")
-        return self.grad_weighted(x, self._c.like("w", x))
+        return self.loss.value(self._logits(x, A), y) @ w + self._reg_value(x)
 
     def grad_weighted(self, x, w):
         """The gradient with sample weights ``w`` of shape (..., n) in place of w_j, e.g. a
         worker's shard distribution; leading shapes of ``x`` (..., d) and ``w`` broadcast."""
         A, y = self._c.like("A", x), self._c.like("y", x)
-        dz = self.loss.deriv(self._z(x, A), y) * w[..., None]  # (..., n, K)
+        dz = self.loss.deriv(self._logits(x, A), y) * w[..., None]  # (..., n, K)
         g = A.T @ dz  # (..., p, K)
         return g.reshape(*g.shape[:-2], self.d) + self._reg_grad(x)
 
@@ -299,14 +295,14 @@ class GLM(datasets.FiniteSum, Objective):
         self._check_x(x, "grad_samples")
         A, y = self._c.like("A", x), self._c.like("y", x)
         Ab = A[idx]  # (..., b, p)
-        dz = self.loss.deriv(self._z(x, Ab), y[idx])  # (..., b, K)
+        dz = self.loss.deriv(self._logits(x, Ab), y[idx])  # (..., b, K)
         g = (Ab.transpose(-1, -2) @ dz) / idx.shape[-1]  # (..., p, K)
         return g.reshape(x.shape) + self._reg_grad(x)
 
     def hessian(self, x):
         self._check_x(x, "hessian")
         A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
-        h = self.loss.hess(self._z(x, A), y) * w[:, None, None]  # (n, K, K)
+        h = self.loss.hess(self._logits(x, A), y) * w[:, None, None]  # (n, K, K)
         H = torch.einsum("jp,jq,jkl->pkql", A, A, h).reshape(self.d, self.d)
         H = H + self.l2 * torch.eye(self.d, dtype=x.dtype, device=x.device)
         if self.rho:
@@ -318,17 +314,17 @@ class GLM(datasets.FiniteSum, Objective):
         self._require_convex("excess")
         A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
         x_star = self.x_star.to(x)
-        z_star = self._z(x_star, A)  # (n, K)
+        z_star = self._logits(x_star, A)  # (n, K)
         e = x - x_star
         g_star = self.grad(x_star)
-        return (self.loss.bregman(self._z(x, A), z_star, y) @ w + 0.5 * self.l2 * e.square().sum(-1)
+        return (self.loss.bregman(self._logits(x, A), z_star, y) @ w + 0.5 * self.l2 * e.square().sum(-1)
                 + e @ g_star)
 
     def _optimum(self):
         if isinstance(self.loss, Squared) and self.mu > 0:
             # least squares: the normal equations (A^T W A + l2 I) x = A^T W y, exact
             A, y, w = self.data.A, self.data.y, self.sample_weights
-            H = (A * w[:, None]).T @ A + self.l2 * torch.eye(self.d, dtype=torch.float64)
+            H = self._gram + self.l2 * torch.eye(self.d, dtype=torch.float64)
             x = torch.linalg.solve(H, A.T @ (w * y))
             if bool(self.domain.contains(x)):
                 return Optimum(x, float(self.value(x)), "closed form",
@@ -342,17 +338,6 @@ class GLM(datasets.FiniteSum, Objective):
         return (self.sample_weights.numpy() @ self.loss.cvxpy(Z, self.data.y.numpy())
                 + 0.5 * self.l2 * cp.sum_squares(var))
 
-    @property
-    def extra_metric_names(self) -> tuple:
-        return classify.METRICS if self.test_data is not None else ()
-
-    def extra_metrics(self, x):
-        """Training and test loss and accuracy (:func:`sco.objectives.classify.metrics`) when
-        the objective was built with a held-out split (``test_fraction > 0``)."""
-        if self.test_data is None:
-            return {}
-        return classify.metrics(lambda A: self._z(x, A), self.loss, self.data, self.test_data, x)
-
     # -- derived problems ------------------------------------------------------------------
 
     def derive(self, *, data=None, sample_weights=None, name=None, **spec) -> GLM:
@@ -362,13 +347,6 @@ class GLM(datasets.FiniteSum, Objective):
                    sample_weights=self.sample_weights if sample_weights is None else sample_weights,
                    domain=self.domain, x0=self.x0, name=name or self.name, spec={**self.spec, **spec},
                    test_data=self.test_data)
-
-    def flip_labels(self) -> GLM:
-        """The label-flipped problem a label-flip Byzantine worker optimizes [DL24a, §4.5]:
-        y -> 1 - y for binary tasks, y -> K - 1 - y for K classes (the authors' 9 - y)."""
-        if self.data.task == "regression":
-            raise ValueError(f"Label flipping needs a classification task; {self.name!r} is a regression.")
-        return self.derive(data=classify.flip(self.data), name=self.name + "[flipped]", flipped=True)
 
     def _fingerprint(self, h):
         for t in (self.data.A, self.data.y, self.sample_weights):

@@ -91,6 +91,9 @@ class MLP(datasets.FiniteSum, Objective):
         H1 = self._phi(Z1)
         return H1 @ W2 + b2[..., None, :], Z1, H1  # (..., n, K)
 
+    def _logits(self, x, A):
+        return self._forward(x, A)[0]
+
     def _backward(self, x, A, dz, Z1, H1):
         """The gradient (..., d) of sum_j <dz_j, logits_j> (dz already weighted) plus the l2 term."""
         _, _, W2, _ = self._unpack(x)
@@ -102,22 +105,12 @@ class MLP(datasets.FiniteSum, Objective):
         g = torch.cat([gW1.reshape(*lead, -1), dZ.sum(-2), gW2.reshape(*lead, -1), dz.sum(-2)], dim=-1)
         return g + self.l2 * x
 
-    def logits(self, x, A=None):
-        """Logits (..., n, K) at parameters x (..., d) of features A (default: the training set)."""
-        self._check_x(x, "logits")
-        A = self._c.like("A", x) if A is None else A.to(x)
-        return self._forward(x, A)[0]
-
     # -- the Objective interface --------------------------------------------------------------
 
     def value(self, x):
         self._check_x(x)
         A, y, w = (self._c.like(k, x) for k in ("A", "y", "w"))
-        return self.loss.value(self._forward(x, A)[0], y) @ w + 0.5 * self.l2 * x.square().sum(-1)
-
-    def grad(self, x):
-        self._check_x(x, "grad")
-        return self.grad_weighted(x, self._c.like("w", x))
+        return self.loss.value(self._logits(x, A), y) @ w + 0.5 * self.l2 * x.square().sum(-1)
 
     def grad_weighted(self, x, w):
         """The gradient with sample weights ``w`` (..., n) in place of w_j (a worker's shard)."""
@@ -135,16 +128,6 @@ class MLP(datasets.FiniteSum, Objective):
         z, Z1, H1 = self._forward(x, Ab)
         dz = self.loss.deriv(z, y[idx]) / idx.shape[-1]  # (..., b, K)
         return self._backward(x, Ab, dz, Z1, H1)
-
-    @property
-    def extra_metric_names(self) -> tuple:
-        return classify.METRICS if self.test_data is not None else ()
-
-    def extra_metrics(self, x):
-        """Training and test loss and accuracy (:func:`sco.objectives.classify.metrics`)."""
-        if self.test_data is None:
-            return {}
-        return classify.metrics(lambda A: self._forward(x, A)[0], self.loss, self.data, self.test_data, x)
 
     def _curvature(self, x, iters: int = 30) -> float:
         """Largest |eigenvalue| of the Hessian at x by power iteration (Hessian-vector
@@ -168,11 +151,6 @@ class MLP(datasets.FiniteSum, Objective):
                    sample_weights=self.sample_weights if sample_weights is None else sample_weights,
                    test_data=self.test_data, init_seed=self.init_seed, L=self.L, x0=self.x0,
                    name=name or self.name, spec={**self.spec, **spec})
-
-    def flip_labels(self) -> MLP:
-        """The label-flipped problem of a label-flip Byzantine worker [DL24a, §4.5]."""
-        return self.derive(data=classify.flip(self.data), name=self.name + "[flipped]", flipped=True)
-
 
 def _dataset(data, options) -> datasets.Dataset:
     """A classification data set without the intercept column (the network has biases)."""

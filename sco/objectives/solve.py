@@ -80,11 +80,12 @@ def _save(path: Path, opt: Optimum):
         raise
 
 
-def _newton_polish(obj: Objective, x: torch.Tensor, max_iter: int = 30) -> tuple[torch.Tensor, int]:
+def _newton_polish(obj: Objective, x: torch.Tensor, max_iter: int = 30) -> tuple[torch.Tensor, float, int]:
     """Newton steps on the optimality conditions (the active constraints' KKT system, see
     ``Domain.newton_step``) from the interior-point solution: the solver stops near its
     tolerance, Newton converges quadratically to machine precision from there. A step is
-    kept only if it lowers the gradient-mapping norm."""
+    kept only if it lowers the gradient-mapping norm. Returns the point, its KKT residual and
+    the number of steps taken."""
     target = POLISH_TOL * obj.L * _scale(x)
     res, steps = obj.kkt_residual(x), 0
     for _ in range(max_iter):
@@ -98,7 +99,7 @@ def _newton_polish(obj: Objective, x: torch.Tensor, max_iter: int = 30) -> tuple
         if not cand_res < res:
             break
         x, res, steps = cand, cand_res, steps + 1
-    return x, steps
+    return x, res, steps
 
 
 def solve_cvxpy(obj: Objective, *, use_cache: bool = True) -> Optimum:
@@ -132,10 +133,10 @@ def solve_cvxpy(obj: Objective, *, use_cache: bool = True) -> Optimum:
     x = obj.domain.project(torch.from_numpy(np.asarray(var.value, dtype=np.float64)))
     method, info = "cvxpy", {"solver": "CLARABEL", "status": problem.status,
                              "solver_iterations": problem.solver_stats.num_iters}
-    x, steps = _newton_polish(obj, x)
+    x, res, steps = _newton_polish(obj, x)
     if steps:
         method, info = "cvxpy+newton", {**info, "newton_steps": steps}
-    opt = Optimum(x, float(obj.value(x)), method, SOLVER_TOL, obj.kkt_residual(x), info)
+    opt = Optimum(x, float(obj.value(x)), method, SOLVER_TOL, res, info)
     if use_cache:
         _save(path, opt)
     return opt

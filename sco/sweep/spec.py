@@ -12,6 +12,7 @@ import torch
 
 from .. import _checks
 from .._registry import load_toml
+from ..backend import default_dtype
 from ..simulate import _DTYPES, Experiment, Plan
 
 #: Keys of an :class:`~sco.simulate.Experiment`: the first part of every grid key.
@@ -232,9 +233,8 @@ def format_value(v) -> str:
 
 def dtype_name(dtype, device: str) -> str:
     """The canonical name of a config's dtype ('float64', 'float32'), its default filled in."""
-    if dtype is None:
-        return "float64" if torch.device(device).type == "cpu" else "float32"
-    return str(_DTYPES.get(dtype, dtype)).replace("torch.", "")
+    dtype = default_dtype(device) if dtype is None else _DTYPES.get(dtype, dtype)
+    return str(dtype).replace("torch.", "")
 
 
 def _brackets(items: list[str]) -> str:

@@ -272,7 +272,7 @@ class Store:
         for run in self.runs(sweep):
             if run["status"] != "done":
                 continue
-            trace = Trace.load(self.root / run["trace"])
+            trace = self.load(run)
             ids = {k: v for k, v in run.items() if k not in _RUN_INFO}
             steps = trace.steps.tolist()
             cols = [len(steps) - 1] if final else range(len(steps))
