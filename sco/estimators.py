@@ -159,7 +159,6 @@ def projected_sgd(eta, domain: Domain | None = None, *, average: bool = False) -
     """
     if not callable(eta):
         eta = _checks.real("projected_sgd", "eta", eta, low=0, low_open=True)
-    domain = domain or None
 
     def init(x1):
         return ServerState(x1, x1, x1, 0)

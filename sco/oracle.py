@@ -64,6 +64,9 @@ class Oracle:
         if isinstance(self.heterogeneity, Shift):
             self._c = Constants(b=self.heterogeneity.shifts(self.m, self.d))
         self.objective = objective
+        # equal sample weights draw mini-batches by randint, others by categorical (fixed per oracle)
+        self._uniform_samples = isinstance(objective, FiniteSum) and bool(
+            (objective.sample_weights == objective.sample_weights[0]).all())
 
     def _partition(self, obj: GLM) -> GLM:
         owner = self.heterogeneity.assign(obj.data.A, obj.data.y, obj.data.task, self.m)
@@ -111,12 +114,17 @@ class Oracle:
             g = self.objective.grad_weighted(x, P if workers is None else P[workers])
         return self.add_shift(g, workers)
 
+    def _reference_point(self) -> torch.Tensor:
+        """x* (x0 for nonconvex objectives): where additive noise has level exactly sigma and
+        where the sampling constants and a partition's zeta are measured."""
+        return self.objective.x_star if self.objective.convex else self.objective.x0
+
     def noise_center(self, x: torch.Tensor) -> torch.Tensor:
         """The point c where additive noise has level exactly sigma: x* (x0 if nonconvex)."""
         key = ("center", x.dtype, x.device)
         c = self._c._cache.get(key)
         if c is None:
-            c = (self.objective.x_star if self.objective.convex else self.objective.x0).to(x)
+            c = self._reference_point().to(x)
             self._c._cache[key] = c
         return c
 
@@ -137,6 +145,11 @@ class Oracle:
         key per (run, worker) already, shape (R, k), e.g. folded with per-worker step counts.
         """
         self._check_workers(workers)
+        return self._draw(stream, workers, dtype)
+
+    def _draw(self, stream, workers, dtype) -> Sample:
+        """:meth:`draw` for worker indices known to be valid (the simulator's, from arrivals
+        validated by its Plan): checking their range would synchronize a GPU at every step."""
         if workers is None:
             workers_keyed = torch.arange(self.m, device=stream.device).expand(len(stream), self.m)
         else:
@@ -163,14 +176,13 @@ class Oracle:
         stream with one key per (run, worker)."""
         obj = self.objective
         if self._P is not None:
-            starts, sizes = self._c["starts"].to(stream.device), self._c["sizes"].to(stream.device)
+            starts, sizes = self._c.like("starts", stream.keys), self._c.like("sizes", stream.keys)
             if workers is not None:
                 starts, sizes = starts[workers], sizes[workers]  # (R, k)
             return starts[..., None] + stream.randint(sizes[..., None], (b,))
-        w = obj.sample_weights
-        if bool((w == w[0]).all()):
+        if self._uniform_samples:
             return stream.randint(obj.n, (b,))
-        return stream.categorical(w, (b,))
+        return stream.categorical(obj.sample_weights, (b,))
 
     # -- declared and measured constants --------------------------------------------------
 
@@ -185,7 +197,7 @@ class Oracle:
     def sampling_constants(self, b: int) -> tuple[float, float, bool]:
         """(sigma at x*, sigma_L, sigma_L exact?) of b-sample mini-batches, maximized over workers."""
         obj = self.objective
-        x = obj.x_star if obj.convex else obj.x0
+        x = self._reference_point()
         G = obj.grad_samples(x.expand(obj.n, obj.d), torch.arange(obj.n)[:, None])  # (n, d)
         P = self._P if self._P is not None else obj.sample_weights[None, :]  # (m|1, n)
         mean = P @ G
@@ -218,8 +230,7 @@ class Oracle:
         if isinstance(self.heterogeneity, Shift):
             out.update(zeta=self.heterogeneity.zeta, zeta_exact=True)
         elif isinstance(self.heterogeneity, Partition):
-            x = self.objective.x_star if self.objective.convex else self.objective.x0
-            out.update(zeta=math.sqrt(float(self.zeta_sq(x))), zeta_exact=False)
+            out.update(zeta=math.sqrt(float(self.zeta_sq(self._reference_point()))), zeta_exact=False)
         else:
             out.update(zeta=0.0, zeta_exact=True)
         out["sigma_tilde"] = math.sqrt(2 * out["sigma"] ** 2 + 8 * out["D"] ** 2 * out["sigma_L"] ** 2)

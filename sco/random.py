@@ -216,7 +216,8 @@ class Stream:
         to (*key shape, *shape) (for example each worker's shard size)."""
         u = self.uniform(shape)
         high_t = torch.as_tensor(high, device=self.device)
-        if (high_t < 1).any():
+        # an int bound is checked on the host: a tensor test would synchronize a GPU
+        if (high < 1) if isinstance(high, int) else bool((high_t < 1).any()):
             raise ValueError(f"randint needs high >= 1. Got high={high}.")
         # 53-bit uniforms: the bias of flooring is below 2**-53 * high.
         return torch.minimum((u * high_t).long(), high_t - 1)

@@ -258,8 +258,10 @@ class _Simulation:
         """The k-th gradients of ``workers`` at x (and at x_prev on the same sample):
         each (R, w, d). k is an int (synchronous) or a per-run tensor (asynchronous);
         ``stream`` defaults to the runs' stream (a subset of its keys for compacted calls)."""
-        s = (stream or self.stream).fold("grad" if oracle is self.p.oracle else "grad-byzantine", k)
-        sample = oracle.draw(s, workers, dtype=self.dt)
+        # `is None`, not `or`: a compacted stream with no active (run, worker) pair has length 0
+        label = "grad" if oracle is self.p.oracle else "grad-byzantine"
+        s = (self.stream if stream is None else stream).fold(label, k)
+        sample = oracle._draw(s, workers, dtype=self.dt)
         g = self._clip(oracle.grad(x, sample))
         g_prev = self._clip(oracle.grad(x_prev, sample)) if x_prev is not None and self.est.needs_prev_grad else None
         return g, g_prev
@@ -378,6 +380,7 @@ class _Simulation:
         self.prev_point = x1[:, None, :].expand(R, h, self.d).clone()  # each honest worker's last query point
         self.byz_prev = None if self.byz is None else x1[:, None, :].expand(R, p.f, self.d).clone()
         staleness = torch.zeros(R, p.T, k_arr, dtype=torch.int64, device=self.dev)
+        given = None if isinstance(p.weights, str) else p.weights.to(self.dev, self.dt).expand(R, p.m)
         for t in self._progress():
             w_t = workers[:, t - 1]  # (R, k)
             is_byz = w_t >= h
@@ -399,7 +402,7 @@ class _Simulation:
             in_table_at[rows, w_t] = computed_at[rows, w_t]
             staleness[:, t - 1] = t - computed_at[rows, w_t]
             # 2.-3. aggregate and step
-            weights = self._weights(counts)
+            weights = self._weights(counts, given)
             x_t = self.srv.x
             d_hat = self._aggregate(table, weights, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
@@ -420,11 +423,11 @@ class _Simulation:
                 "staleness": staleness[..., 0] if k_arr == 1 else staleness,
                 "time": arr.times.cpu().numpy(), "final_weights": final}
 
-    def _weights(self, counts):
-        w = self.p.weights
-        if isinstance(w, str):
-            return counts.to(self.dt) if w == "counts" else None
-        return w.to(self.dev, self.dt).expand(self.R, self.p.m)
+    def _weights(self, counts, given):
+        """This step's aggregation weights: the counts, None (uniform) or the ``given`` ones."""
+        if given is not None:
+            return given
+        return counts.to(self.dt) if self.p.weights == "counts" else None
 
     def _advance(self, oracle, group, who, x_next):
         """Workers ``who`` (R, k) of ``group`` (-1: none in that run) compute their next
