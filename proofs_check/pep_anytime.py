@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import cvxpy as cp
 import numpy as np
 import sympy as sp
 from scipy.optimize import minimize_scalar
@@ -65,7 +64,8 @@ def pep_worst_case(T: int, eta: float, L: float = 1.0, alpha=lambda t: t):
     Returns ``(value, inaccurate)``: the SDP optimum, and whether cvxpy flagged the solve
     as inaccurate (the value is then still reported, and cross-checked by the caller).
     """
-    from PEPit import PEP  # imported here: PEPit is a dev dependency, needed only by this lemma
+    import cvxpy as cp  # imported here, as PEPit: only this lemma's solve needs them
+    from PEPit import PEP  # PEPit is a dev dependency
     from PEPit.functions import SmoothConvexFunction
 
     problem = PEP()

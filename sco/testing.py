@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from . import _checks
 from .rates.bounds import Bound
 from .rates.fit import CheckResult, check_bound, check_rate
 
@@ -12,7 +13,7 @@ def assert_check(result: CheckResult) -> CheckResult:
     """Raise AssertionError, showing predicted vs measured with its interval, unless ``result`` passed."""
     __tracebackhide__ = True
     if not isinstance(result, CheckResult):
-        raise TypeError(f"The 'result' parameter of assert_check must be a CheckResult. Got result={result!r}.")
+        _checks.fail("assert_check", "result", "be a CheckResult", result, kind=TypeError)
     if not result.passed:
         raise AssertionError(str(result))
     return result

@@ -28,13 +28,13 @@ def fresh_samples_in_storm(monkeypatch):
 
 def workers_share_one_sample(monkeypatch):
     """Every worker draws worker 0's sample: averaging m of them removes no variance."""
-    draw = sco.oracle.Oracle.draw
+    draw = sco.oracle.Oracle._draw  # what the simulator calls
 
-    def same(self, stream, workers=None, dtype=torch.float64):
+    def same(self, stream, workers, dtype):
         w = torch.zeros(len(stream), self.k(workers), dtype=torch.int64)
         sample = draw(self, stream, w, dtype)
         return sco.oracle.Sample(workers, sample.drawn)
-    monkeypatch.setattr(sco.oracle.Oracle, "draw", same)
+    monkeypatch.setattr(sco.oracle.Oracle, "_draw", same)
 
 
 def unnormalized_noise(monkeypatch):

@@ -457,25 +457,35 @@ class CheckResult:
                 f"\n  {self.detail}")
 
 
-def check_exponent(fit: PowerLawFit, predicted: float, *, tol: float, claim: str = "",
+def check_exponent(fit: PowerLawFit, predicted: float, *, tol: float, relation: str = "==", claim: str = "",
                    statistic: str = "exponent", source: str = "", detail: str = "", data=None) -> CheckResult:
-    """Pass when ``predicted`` lies in the fit's interval widened by ``tol`` on each side.
+    """Hold the fitted exponent against ``predicted``.
 
+    ``relation="=="`` (the theory is tight): pass when ``predicted`` lies in the fit's interval
+    widened by ``tol`` on each side. ``"<="`` (a worst-case upper bound, an O(.) rate that
+    benign instances beat): pass unless the whole interval lies above ``predicted + tol``,
+    i.e. unless the measured rate is significantly slower. ``">="`` mirrors it.
     "inconclusive" when more than 5% of the bootstrap resamples had an undefined exponent
     (a nonpositive mean, as an excess over a baseline can have with few seeds).
     """
     owner = "check_exponent"
     tol = _checks.real(owner, "tol", tol, low=0)
     predicted = _checks.real(owner, "predicted", predicted)
+    _checks.one_of(owner, "relation", relation, ("==", "<=", ">="))
+    lo, hi = fit.interval
     if fit.n_invalid > MAX_INVALID * fit.n_boot:
         verdict = "inconclusive"
         detail = (f"{fit.n_invalid} of {fit.n_boot} bootstrap resamples had a nonpositive mean, so the "
                   f"interval is unreliable; use more seeds or a larger effect. " + detail)
-    else:
+    elif relation == "==":
         verdict = "pass" if fit.contains(predicted, tol) else "fail"
+    elif relation == "<=":
+        verdict = "pass" if lo <= predicted + tol else "fail"
+    else:
+        verdict = "pass" if hi >= predicted - tol else "fail"
     return CheckResult(
         claim=claim, statistic=statistic, empirical=fit.exponent, interval=fit.interval,
-        theoretical=predicted, relation="==", verdict=verdict, source=source, tol=tol, level=fit.level,
+        theoretical=predicted, relation=relation, verdict=verdict, source=source, tol=tol, level=fit.level,
         detail=(detail + " " if detail else "") + fit.description + ".", data=dict(data or {}), fit=fit)
 
 

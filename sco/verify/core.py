@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import torch
 
 from .. import _checks
-from ..rates.fit import CheckResult, PowerLawFit, fit_power_law
+from ..rates.fit import CheckResult, PowerLawFit, check_exponent, fit_power_law
 from ..simulate import Experiment, Plan
 
 SUITES = ("quick", "full")
@@ -146,34 +145,21 @@ def sweep(ctx: Context, grid, make: Callable, metric: str) -> np.ndarray:
     return np.stack([run_final(ctx, make(v), metric)[0] for v in grid], axis=1)
 
 
+_HOW = {"==": "the interval must contain the predicted exponent (tight on this instance)",
+        "<=": ("the theory is a worst-case upper bound: the measured rate must not be significantly "
+               "slower than predicted (faster rates on benign instances pass)"),
+        ">=": "the measured exponent must not be significantly below the predicted one"}
+
+
 def exponent_check(x, y, predicted: float, *, tol: float, relation: str = "==", claim: str, statistic: str,
                    source: str, detail: str = "", mask=None, baseline=None, seed: int = 0) -> CheckResult:
-    """Fit y ~ x^a over seeds and compare a with ``predicted``.
-
-    ``relation="=="``: the theory is tight on this instance; pass when ``predicted`` lies in
-    the interval widened by ``tol``. ``relation="<="``: the theory is a worst-case upper
-    bound (an O(.) rate that benign instances beat); pass unless the whole interval lies
-    above ``predicted + tol``, i.e. unless the measured rate is significantly slower.
-    ``relation=">="`` mirrors it (a quantity that must shrink at least as fast as x^a).
-    """
+    """Fit y ~ x^a over seeds and compare a with ``predicted`` (:func:`sco.rates.check_exponent`:
+    ``relation`` "==" where the theory is tight on this instance, "<=" for a worst-case O(.)
+    bound); the detail says in words what the relation asks."""
+    _checks.one_of("exponent_check", "relation", relation, tuple(_HOW))
     fit = fit_power_law(x, y, mask=mask, baseline=baseline, n_boot=1000, seed=seed)
-    lo, hi = fit.interval
-    if relation == "==":
-        verdict = "pass" if fit.contains(predicted, tol) else "fail"
-        how = "the interval must contain the predicted exponent (tight on this instance)"
-    elif relation == "<=":
-        verdict = "pass" if lo <= predicted + tol else "fail"
-        how = ("the theory is a worst-case upper bound: the measured rate must not be significantly "
-               "slower than predicted (faster rates on benign instances pass)")
-    else:
-        verdict = "pass" if hi >= predicted - tol else "fail"
-        how = "the measured exponent must not be significantly below the predicted one"
-    if fit.n_invalid > 0.05 * fit.n_boot:
-        verdict = "inconclusive"
-    return CheckResult(claim=claim, statistic=statistic, empirical=fit.exponent, interval=fit.interval,
-                       theoretical=predicted, relation=relation, verdict=verdict, source=source, tol=tol,
-                       level=fit.level, detail=(detail + " " if detail else "") + f"{how}; {fit.description}.",
-                       fit=fit)
+    return check_exponent(fit, predicted, tol=tol, relation=relation, claim=claim, statistic=statistic,
+                          source=source, detail=(detail + " " if detail else "") + _HOW[relation] + ";")
 
 
 def ratio_check(num: np.ndarray, den: np.ndarray, predicted: float, *, tol: float, claim: str, statistic: str,
@@ -191,7 +177,3 @@ def ratio_check(num: np.ndarray, den: np.ndarray, predicted: float, *, tol: floa
     return CheckResult(claim=claim, statistic=statistic, empirical=float(est), interval=(float(lo), float(hi)),
                        theoretical=predicted, relation="==", verdict="pass" if ok else "fail", source=source,
                        tol=tol * predicted, level=0.95, detail=detail)
-
-
-def torch_dtype(ctx: Context):
-    return getattr(torch, ctx.dtype) if ctx.dtype else None
