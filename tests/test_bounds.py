@@ -361,6 +361,17 @@ def test_subs_and_excess_for_a_delta_sweep():
         BOUNDS["byzantine_sync"].subs(kapa=1)
 
 
+def test_subs_takes_numpy_numbers_exactly_and_rejects_non_finite_ones():
+    # a numpy float was once taken for an integer (np.float32(0.5) -> 0), silently dropping a term
+    b = BOUNDS["byzantine_sync"]
+    assert b.subs(kappa=np.float32(0.5)).expr == b.subs(kappa=0.5).expr
+    assert b.subs(m=np.int64(17)).expr == b.subs(m=17).expr
+    assert b.subs(kappa=np.float32(0.5)).exponent("T", term=2) == sympy.Rational(-1, 2)
+    with pytest.raises(ValueError, match=r"The 'kappa' parameter of Bound 'byzantine_sync'.subs must be a finite "
+                                         r"number. Got kappa=inf. Rejected: numbers must be finite"):
+        b.subs(kappa=float("inf"))
+
+
 def test_values_from_objects_and_mappings():
     class Objective:
         L, D, mu, convex = 1.5, 2.0, 0.0, True

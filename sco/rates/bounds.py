@@ -125,6 +125,18 @@ def _log10_abs(r: sympy.Rational) -> float:
     return math.log10(abs(int(r.p))) - math.log10(int(r.q))
 
 
+def _number(v) -> sympy.Expr:
+    """A finite real constant (Python's or numpy's) as an exact sympy number."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise _Reject(f"only numbers are allowed as constants, found {v!r}")
+    if isinstance(v, numbers.Integral):
+        return sympy.Integer(int(v))
+    v = float(v)
+    if not math.isfinite(v):
+        raise _Reject(f"numbers must be finite, found {v!r}")
+    return sympy.Rational(repr(v))  # 0.5 -> 1/2 exactly, so T**0.5 is sqrt(T)
+
+
 class _Builder:
     def __init__(self, names):
         self.names = names
@@ -134,14 +146,7 @@ class _Builder:
             raise _Reject(f"the expression is nested deeper than {MAX_DEPTH} levels")
         d = depth + 1
         if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise _Reject(f"only numbers are allowed as constants, found {v!r}")
-            if isinstance(v, float):
-                if not math.isfinite(v):
-                    raise _Reject(f"numbers must be finite, found {v!r}")
-                return sympy.Rational(repr(v))  # 0.5 -> 1/2 exactly, so T**0.5 is sqrt(T)
-            return sympy.Integer(v)
+            return _number(node.value)
         if isinstance(node, ast.Name):
             if node.id in self.names:
                 return symbol(node.id)
@@ -214,7 +219,10 @@ def _parse(text, names, owner: str, name: str = "expression"):
         expr = _canonical(sympy.sympify(text), names, owner, name)
         return expr, tuple(sympy.Add.make_args(expr))
     if isinstance(text, numbers.Real) and not isinstance(text, bool):
-        expr = sympy.Rational(repr(float(text))) if isinstance(text, float) else sympy.Integer(text)
+        try:
+            expr = _number(text)
+        except _Reject as e:
+            _checks.fail(owner, name, "be a finite number", text, f"Rejected: {e}.")
         return expr, (expr,)
     if not isinstance(text, str):
         _checks.fail(owner, name, "be a string or a sympy expression", text, kind=TypeError)
