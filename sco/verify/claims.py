@@ -76,8 +76,7 @@ def _sgd_estimator_error(ctx):
 def _noiseless(ctx):
     Ts = _T_grid(ctx)
     series, checks = [], []
-    for obj in ({"name": "quadratic", "d": 20, "L": 1.0, "mu": 0.0, "seed": 2},
-                {"name": "logistic", "n": 200, "d": 10, "l2": 1e-3, "seed": 1}):
+    for obj in (QUAD, {"name": "logistic", "n": 200, "d": 10, "l2": 1e-3, "seed": 1}):
         y = sweep(ctx, Ts, lambda T: experiment(ctx, objective=obj, m=1, T=int(T), seeds=ctx.seeds(2, 2),
                                                 algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}), "excess")
         plan_c = run_final(ctx, experiment(ctx, objective=obj, m=1, T=1, seeds=[0],
