@@ -28,7 +28,7 @@ def ref_mean(x, w=None):
     return (w[keep, None] * x[keep]).sum(0) / w[keep].sum()
 
 
-def ref_cwmed(x, w=None, mode="lower"):
+def ref_cwmed(x, w=None, mode="interpolate"):
     """Per coordinate: sort the values, walk the cumulative weight, pick by the mode's rule."""
     w = _w(x, w)
     m, d = x.shape

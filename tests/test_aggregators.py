@@ -164,9 +164,9 @@ CENTER = torch.tensor(0.3, dtype=torch.float64)
 # name, aggregator, selection (exact), translation-equivariant, scale-equivariant, replication, deterministic
 RULES = [
     ("mean", parse("mean"), False, True, True, True, True),
-    ("cwmed", parse("cwmed"), True, True, True, True, True),
+    ("cwmed", parse("cwmed"), False, True, True, True, True),
+    ("cwmed[mode=lower]", parse("cwmed[mode=lower]"), True, True, True, True, True),
     ("cwmed[mode=upper]", parse("cwmed[mode=upper]"), True, True, True, True, True),
-    ("cwmed[mode=interpolate]", parse("cwmed[mode=interpolate]"), False, True, True, True, True),
     ("cwtm", parse("cwtm"), False, True, True, True, True),
     ("geometric_median", parse("geometric_median"), False, True, True, True, True),
     ("rfa", parse("rfa"), False, False, False, True, True),
@@ -362,7 +362,9 @@ def test_metamorphic_identities():
     assert torch.equal(cwmed(x, mode="lower"), cwmed(x, mode="upper"))
     xe = x[:8]
     assert torch.equal(cwmed(xe, mode="upper"), xe.sort(-2).values[4])
-    assert torch.equal(cwmed(xe), xe.median(-2).values)
+    assert torch.equal(cwmed(xe, mode="lower"), xe.median(-2).values)
+    # the default is DL24b's weighted median: at an exact half of the weight, the mean of the two values
+    assert torch.equal(cwmed(xe), (xe.sort(-2).values[3] + xe.sort(-2).values[4]) / 2)
     # centered clipping with a huge tau and one step is the mean
     torch.testing.assert_close(centered_clipping(x, w, center=torch.zeros(4, dtype=torch.float64), tau=1e9), mean(x, w))
 
@@ -450,9 +452,10 @@ def test_parser_names_and_errors():
     assert parse("GeometricMedian").name == "rfa"
     assert parse("weighted_cwmed").name == "cwmed[mode=upper]"
     assert parse("bucketing+ctma(krum)").name == "ctma(bucketing(krum))"
-    assert parse("cwmed", mode="interpolate").name == "cwmed[mode=interpolate]"
+    assert parse("cwmed", mode="lower").name == "cwmed[mode=lower]"
+    assert parse("cwmed", mode="interpolate").name == "cwmed"
     assert parse({"name": "TrMean", "pre_aggregators": [{"name": "NNM"}]}).name == "nnm(cwtm)"
-    assert parse({"name": "ctma", "parameters": {"base": {"name": "Median"}}}).name == "ctma(cwmed[mode=interpolate])"
+    assert parse({"name": "ctma", "parameters": {"base": {"name": "Median"}}}).name == "ctma(cwmed)"
     assert parse({"name": "CenteredClipping", "parameters": {"tau": 2.0, "L": 3}}).name == \
         "centered_clipping[iters=3,tau=2.0]"
     assert parse("centered_clipping[tau=1.0]").needs_center

@@ -118,7 +118,7 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
     return dispatch(compute, x, w)
 
 
-def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "lower") -> torch.Tensor:
+def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "interpolate") -> torch.Tensor:
     r"""Coordinate-wise (weighted) median [YCRB18]; weighted form of [DL24b].
 
     For each coordinate k, with the values sorted and :math:`C_j` the cumulative weight as in
@@ -141,13 +141,14 @@ def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "
     weight, in particular at most ``lam``, sits on non-finite rows.
 
     .. note::
-        The default is the lower median, as ``torch.median`` and the authors' ``cwmed.py``
-        ([DL24a] code, [digest] §3.5). ``upper`` is the authors' weighted rule
-        ``weighted_cwmed.py`` (first cumulative weight > 1/2, [digest] §5.3 item 1 and §6
-        row 11): it returns the upper median for even m, so their weighted and unweighted
-        rules disagree at equal weights; ours agree in every mode. ``interpolate`` is ByzFL's
-        ``Median`` (``torch.quantile``) and numpy's convention; it is also the limit of
-        :func:`cwtm` as ``lam -> 1/2`` (CWMed is CWTM at its limit in this mode).
+        The default, ``interpolate``, is the weighted median of [DL24b, §3.2] (the first
+        :math:`j` with :math:`C_j > S/2`, and the mean of :math:`x_{(j)}` and :math:`x_{(j+1)}`
+        when some :math:`C_j = S/2` exactly); at equal weights it is ``numpy.median`` and
+        ByzFL's ``Median``, and the limit of :func:`cwtm` as ``lam -> 1/2``. ``lower`` is
+        ``torch.median``, as in the authors' synchronous ``cwmed.py`` [DL24a-code]; ``upper``
+        is the authors' ``weighted_cwmed.py`` [DL24b-code] (first cumulative weight > 1/2,
+        without the tie rule), which returns the upper median at equal weights and even m, so
+        their weighted and unweighted rules disagree there; ours agree in every mode.
     """
     x = check_x("cwmed", x)
     w = check_weights("cwmed", weights, x)
@@ -156,7 +157,7 @@ def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "
     return dispatch(lambda x, w: _cwmed(x, w, mode), x, w)
 
 
-def _cwmed(x: torch.Tensor, w: torch.Tensor | None, mode: str = "lower") -> torch.Tensor:
+def _cwmed(x: torch.Tensor, w: torch.Tensor | None, mode: str) -> torch.Tensor:
     """:func:`cwmed` on validated input (also the start and scale of the geometric median)."""
     m = x.shape[-2]
     xs, _, upto = _cumulative_weights(x, w)  # (..., d, m)

@@ -78,7 +78,7 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
         if isinstance(init, torch.Tensor):
             z = init
         elif init == "median":
-            z = _cwmed(x, w)
+            z = _cwmed(x, w, "lower")
         elif init == "zero":
             z = torch.zeros(x.shape[:-2] + x.shape[-1:], dtype=x.dtype, device=x.device)
         else:
@@ -87,7 +87,7 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
         bad = ~torch.isfinite(r)
         ww = torch.where(bad, torch.zeros((), dtype=ww.dtype, device=ww.device), ww)
         if nu is None or tol > 0:
-            scale = _cwmed(r.detach().unsqueeze(-1), ww).squeeze(-1).to(torch.float64)  # (...)
+            scale = _cwmed(r.detach().unsqueeze(-1), ww, "lower").squeeze(-1).to(torch.float64)  # (...)
         else:  # fixed steps with an absolute nu (RFA): no scale is needed
             scale = torch.ones(r.shape[:-1], dtype=torch.float64, device=x.device)
         floor = torch.full_like(scale, nu) if nu is not None else eps * scale

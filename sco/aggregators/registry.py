@@ -33,9 +33,9 @@ ALIASES = {
     "cc": "centered_clipping", "clipping": "centered_clipping",
     # the authors' code names ([digest] §3.5, §5.3)
     "weighted_cwmed": "cwmed[mode=upper]", "weighted_rfa": "rfa[nu=0.0]",
-    "weighted_avg": "mean", "cw_trimmed_mean": "cwtm",
+    "weighted_avg": "mean", "cw_trimmed_mean": "cwtm", "lower_median": "cwmed[mode=lower]",
     # ByzFL class names, with ByzFL's conventions ([ByzFL] v0.0.11)
-    "Average": "mean", "Median": "cwmed[mode=interpolate]", "TrMean": "cwtm",
+    "Average": "mean", "Median": "cwmed", "TrMean": "cwtm",
     "GeometricMedian": "rfa", "Krum": "krum[neighbors=byzfl]",
     "MultiKrum": "multi_krum[neighbors=byzfl]", "CenteredClipping": "centered_clipping[tau=100.0]",
     "NNM": "nnm", "Bucketing": "bucketing", "CTMA": "ctma",
