@@ -23,7 +23,7 @@ def kappa_of(out: torch.Tensor, honest: torch.Tensor, honest_weights: torch.Tens
 
     ``out`` (..., d) is :math:`\hat x`, ``honest`` (..., h, d) the rows of :math:`G`,
     ``honest_weights`` (..., h) the :math:`s_i` (ones when None: the unweighted ratio of
-    [AFG+23], [digest] §7.2; weighted: [DL24b], [digest] §5.3). A zero spread gives 0 when
+    [AFG+23]; weighted: [DL24b, Def. 3.1] on deterministic inputs). A zero spread gives 0 when
     :math:`\hat x = \bar x_G` and +inf otherwise.
     """
     rho2 = spread(honest, honest_weights) ** 2  # (...)
@@ -65,104 +65,109 @@ def worst_case_kappa(agg, honest: torch.Tensor, honest_weights=None, *, n_byz: i
                            center=center, generator=generator.fold("worst_case", "aggregator")[0:1]), rows
 
 
-# -- theory ----------------------------------------------------------------------------------------
+# -- theory: the statements of sco.rates.BOUNDS about each rule ---------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class KappaBound:
-    """A theoretical robustness coefficient: its value and where it comes from.
+    """A theoretical robustness coefficient of a rule: its value and the statement it comes from.
 
-    ``kind`` is "upper" (the rule is (f, kappa)-robust with this kappa) or "lower" (no rule
-    does better); ``verified`` is False where the constant is recalled, not read in the
-    paper ([digest] tag [R]) or derived by the team ([D]).
+    ``kind`` is "upper" (the rule is robust with this coefficient) or "lower" (no rule does
+    better); ``bound`` names the :data:`sco.rates.BOUNDS` entry (for a meta-aggregator, the
+    composition ``"dl24b_lemma_31(dl24b_lemma_c3)"``), ``verified`` whether every statement in
+    it was transcribed from its paper.
     """
 
     value: float
     kind: str
+    bound: str
     source: str
+    provenance: str
     verified: bool
     assumptions: str
 
 
-def _delta_ratio(m, f, lam, owner):
-    """f/(m - 2f), from (m, f) or from lam as lam/(1 - 2 lam), and the fraction lam."""
+#: The statements about each base rule and meta-aggregator, the paper's printed one first.
+#: Every value is read as a function of lam (f/(m - 2f) = lam/(1 - 2 lam) when lam = f/m).
+RULE_BOUNDS = {
+    "cwmed": ("dl24b_lemma_c3", "cwmed_kappa"),
+    "geometric_median": ("dl24b_lemma_c1", "w_gm_kappa_classical"),
+    "cwtm": ("cwtm_kappa",),
+    "krum": ("krum_kappa",),
+}
+#: meta-aggregator -> (statement, the symbol holding the anchor's coefficient) pairs
+META_BOUNDS = {
+    "ctma": (("dl24b_lemma_31", "c_lam"), ("ctma_kappa", "kappa_base")),
+    "nnm": (("nnm_kappa", "kappa_base"),),
+}
+
+
+def _lam(m, f, lam, owner):
+    """The Byzantine fraction, from lam or from (m, f)."""
     if lam is not None:
-        lam = _checks.real(owner, "lam", lam, low=0.0, high=0.5, high_open=True)
-        return lam / (1 - 2 * lam), lam
+        return _checks.real(owner, "lam", lam, low=0.0, high=0.5, high_open=True)
     if m is None or f is None:
         _checks.fail(owner, "lam", "be given, or both m and f", lam)
     m = _checks.integer(owner, "m", m, low=1)
     f = _checks.integer(owner, "f", f, low=0)
     if 2 * f >= m:
         _checks.fail(owner, "f", f"satisfy 2f < m={m}", f)
-    return f / (m - 2 * f), f / m
+    return f / m
 
 
 def lower_bound(*, m: int | None = None, f: int | None = None, lam: float | None = None) -> KappaBound:
-    r"""No aggregator is (f, kappa)-robust with :math:`\kappa < \frac{f}{m-2f} = \frac{\delta}{1-2\delta}`.
+    r"""No aggregator is robust with :math:`\kappa < \frac{f}{m-2f} = \frac{\lambda}{1-2\lambda}`
+    (``BOUNDS["robustness_lower"]``), reached by :func:`indistinguishable_instance`."""
+    from .rates import BOUNDS
+    b = BOUNDS["robustness_lower"]
+    lam = _lam(m, f, lam, "lower_bound")
+    return KappaBound(float(b(lam=lam)), "lower", b.name, b.source, b.provenance, b.verified, b.assumptions)
 
-    [AFG+23] ([digest] §3.4 [R]); reached by :func:`indistinguishable_instance`, which proves
-    it: two honest sets that the aggregator cannot tell apart.
+
+def _base_name(rule, owner):
+    name = getattr(rule, "name", rule)
+    if not isinstance(name, str):
+        _checks.fail(owner, "rule", "be a name or an Aggregator", rule, kind=TypeError)
+    return re.sub(r"\[[^\]]*\]", "", name.replace(" ", ""))  # options do not change the statements
+
+
+def kappa_bounds(rule, *, m: int | None = None, f: int | None = None, lam: float | None = None) -> list[KappaBound]:
+    """Every statement known about ``rule``'s robustness coefficient, evaluated at lam.
+
+    Base rules: :data:`RULE_BOUNDS` (DL24b's printed constant first where the paper has one).
+    ``ctma(A)`` and ``nnm(A)``: each statement of :data:`META_BOUNDS` applied to each of A's.
+    An empty list for rules without a statement (mean: no finite coefficient; rfa,
+    multi_krum, centered_clipping, bucketing: none stated).
     """
-    r, _ = _delta_ratio(m, f, lam, "lower_bound")
-    return KappaBound(r, "lower", "[AFG+23] lower bound; the instance of indistinguishable_instance", False,
-                      "any aggregator, unweighted (f, kappa)-robustness")
-
-
-_TABLE = {
-    # rule: (kappa as a function of r = f/(m - 2f), source, assumptions)
-    "cwtm": (lambda r: 6 * r * (1 + r), "[AFG+23, Table 1]: 6f/(m-2f) (1 + f/(m-2f))", "m > 2f"),
-    "cwmed": (lambda r: 4 * (1 + r) ** 2, "[AFG+23, Table 1]: 4 (1 + f/(m-2f))^2, dimension-free", "m > 2f"),
-    "geometric_median": (lambda r: 4 * (1 + r) ** 2, "[AFG+23, Table 1]: 4 (1 + f/(m-2f))^2",
-                         "the exact geometric median (our Weiszfeld run to tol)"),
-    "krum": (lambda r: 6 * (1 + r), "[AFG+23, Table 1]: 6 (1 + f/(m-2f))", "m > 2f + 2, m - f - 2 neighbours"),
-}
+    from .rates import BOUNDS
+    owner = "kappa_bounds"
+    lam = _lam(m, f, lam, owner)
+    name = _base_name(rule, owner)
+    outer = re.fullmatch(r"(ctma|nnm)\((.*)\)", name)
+    if outer:
+        out = []
+        for inner in kappa_bounds(outer.group(2), lam=lam):
+            for key, arg in META_BOUNDS[outer.group(1)]:
+                b = BOUNDS[key]
+                out.append(KappaBound(float(b(lam=lam, **{arg: inner.value})), "upper", f"{key}({inner.bound})",
+                                      f"{b.source} on {inner.source}", b.provenance, b.verified and inner.verified,
+                                      "; ".join(x for x in (b.assumptions, inner.assumptions) if x)))
+        return out
+    out = []
+    for key in RULE_BOUNDS.get(name, ()):
+        b = BOUNDS[key]
+        out.append(KappaBound(float(b(lam=lam)), "upper", key, b.source, b.provenance, b.verified, b.assumptions))
+    return out
 
 
 def theoretical_kappa(rule, *, m: int | None = None, f: int | None = None, lam: float | None = None) -> KappaBound:
-    r"""The theoretical kappa of a rule, as a function of (m, f) or of lam.
-
-    Base rules ([AFG+23, Table 1], recalled in [digest] §3.4, **unverified** [R]):
-
-    ========================  ====================================================
-    cwtm                      :math:`\frac{6f}{m-2f}\big(1 + \frac{f}{m-2f}\big)`
-    cwmed, geometric_median   :math:`4\big(1 + \frac{f}{m-2f}\big)^2`
-    krum                      :math:`6\big(1 + \frac{f}{m-2f}\big)`
-    ========================  ====================================================
-
-    Meta-aggregators, applied to the base's kappa :math:`\kappa`:
-
-    * ``ctma(A)``: :math:`8q(1 + q\kappa)`, :math:`q = \lambda/(1-\lambda)` ([digest] §4.2,
-      §5.3 [D], proved instance-wise and checked on 20k instances; the papers' own constant
-      was not obtained). Assumes the honest weight is exactly :math:`(1-\lambda)S`.
-    * ``nnm(A)``: :math:`\frac{8f}{m-f}(\kappa + 1)` [AFG+23] ([digest] §3.4 [R]).
-
-    With ``lam``, f/(m-2f) is read as :math:`\lambda/(1-2\lambda)` and f/(m-f) as
-    :math:`\lambda/(1-\lambda)` (the weighted analogue, [digest] §5.3, [R]). ``rule`` is a name
-    or an :class:`~sco.aggregators.Aggregator`; options in brackets are ignored (the bound is
-    about the exact rule). Raises ValueError for rules without a tabulated bound (mean: no
-    finite kappa; rfa, multi_krum, centered_clipping, bucketing: none used here).
-    """
-    name = getattr(rule, "name", rule)
-    if not isinstance(name, str):
-        _checks.fail("theoretical_kappa", "rule", "be a name or an Aggregator", rule, kind=TypeError)
-    r, delta = _delta_ratio(m, f, lam, "theoretical_kappa")
-    name = re.sub(r"\[[^\]]*\]", "", name.replace(" ", ""))
-    outer = re.fullmatch(r"(ctma|nnm)\((.*)\)", name)
-    if outer:
-        inner = theoretical_kappa(outer.group(2), m=m, f=f, lam=lam)
-        if outer.group(1) == "ctma":
-            q = delta / (1 - delta)
-            return KappaBound(8 * q * (1 + q * inner.value), "upper",
-                              f"[digest] §4.2/§5.3 [D]: 8q(1 + q kappa), q = lam/(1-lam), kappa = {inner.source}",
-                              False, "honest weight exactly (1 - lam) S; " + inner.assumptions)
-        return KappaBound(8 * delta / (1 - delta) * (inner.value + 1), "upper",
-                          f"[AFG+23] NNM: 8f/(m-f) (kappa + 1), kappa = {inner.source}", False, inner.assumptions)
-    if name in _TABLE:
-        fn, source, assumptions = _TABLE[name]
-        return KappaBound(fn(r), "upper", source, False, assumptions)
-    _checks.fail("theoretical_kappa", "rule", f"have a tabulated bound: {sorted(_TABLE)} or ctma(...)/nnm(...) of them",
-                 name)
+    """The first statement of :func:`kappa_bounds` (the paper's printed constant where there is
+    one); ValueError for rules without a statement."""
+    bounds = kappa_bounds(rule, m=m, f=f, lam=lam)
+    if not bounds:
+        _checks.fail("theoretical_kappa", "rule", f"have a stated coefficient: {sorted(RULE_BOUNDS)} or "
+                     f"{sorted(META_BOUNDS)}(...) of them", _base_name(rule, "theoretical_kappa"))
+    return bounds[0]
 
 
 def indistinguishable_instance(m: int, f: int, d: int = 1, dtype=torch.float64):
@@ -171,7 +176,7 @@ def indistinguishable_instance(m: int, f: int, d: int = 1, dtype=torch.float64):
     Either the first m - f rows or the last m - f can be the honest set :math:`G`; their means
     are :math:`\pm\mu e_1`, :math:`\mu = \frac{f}{m-f}`, their spreads
     :math:`\rho^2 = \mu(1-\mu)`. Whatever the aggregate :math:`z`, one of the two ratios is at
-    least :math:`\mu^2/\rho^2 = \frac{f}{m-2f}` ([AFG+23], [digest] §7.2 item 3). Returns
+    least :math:`\mu^2/\rho^2 = \frac{f}{m-2f}` (derived here, docs/theory.md; proofs_check.lower_bound). Returns
     ``x`` (m, d) and the two honest index sets.
     """
     m = _checks.integer("indistinguishable_instance", "m", m, low=1)
@@ -194,3 +199,95 @@ def indistinguishable_kappa(agg, m: int, f: int, d: int = 1, dtype=torch.float64
     x, sets = indistinguishable_instance(m, f, d, dtype)
     out = agg(x, None, lam=f / m, center=torch.zeros(d, dtype=dtype), generator=Stream(0))
     return max(float(kappa_of(out, x[g])) for g in sets)
+
+
+# -- the search for the supremum over inputs ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Worst:
+    """The worst instance a search found: its ratio and the rows (one instance, unbatched)."""
+
+    kappa: float
+    family: str
+    honest: torch.Tensor
+    byzantine: torch.Tensor
+    honest_weights: torch.Tensor | None
+    byz_weights: torch.Tensor | None
+
+    def to_dict(self) -> dict:
+        """The instance as lists (for a report)."""
+        def lst(v):
+            return None if v is None else v.tolist()
+        return {"kappa": self.kappa, "family": self.family, "honest": lst(self.honest),
+                "byzantine": lst(self.byzantine), "honest_weights": lst(self.honest_weights),
+                "byz_weights": lst(self.byz_weights)}
+
+
+def honest_families(h: int, f: int, d: int, lam: float, *, weighted: bool, generator: Stream):
+    r"""The honest inputs the search starts from: name -> (rows (B, h, d), weights (B, h) or None),
+    with B = len(generator) random instances per random family.
+
+    * ``gaussian``: standard normal rows; weighted with lognormal weights (log-sd 1);
+    * ``clusters``: two balanced clusters at :math:`\pm e_1`, where coordinate-wise medians are worst;
+    * ``two_point``: mass p at :math:`e_1` and 1 - p at 0 with p just above the split
+      :math:`p^\star = \frac{1 - 2\lambda}{2(1 - \lambda)}` at which a Byzantine share lam moves a
+      median across the gap (Cantelli's extremal law; the supremum of w-CWMed's ratio,
+      ``BOUNDS["cwmed_exact_sup"]``); unweighted, k of the h rows at :math:`e_1` for every k;
+    * ``construction``: each of the two honest sets of :func:`indistinguishable_instance`
+      (unweighted only: the lower-bound instance, with the Byzantine rows left to the search).
+    """
+    dt = torch.float64
+    g = generator.fold("families")
+    out = {"gaussian": (g.fold("gaussian").normal((h, d), dtype=dt),
+                        torch.exp(g.fold("weights").normal((h,), dtype=dt)) if weighted else None)}
+    side = torch.where(torch.arange(h) % 2 == 0, 1.0, -1.0).to(dt)[None, :, None]
+    clusters = side + 0.05 * g.fold("clusters").normal((h, d), dtype=dt)
+    out["clusters"] = (clusters, out["gaussian"][1])
+    e1 = torch.zeros(h, d, dtype=dt)
+    if weighted:
+        k = max(1, h // 2)
+        p_star = (1 - 2 * lam) / (2 * (1 - lam))
+        ps = torch.tensor([p_star * (1 + 1e-6), p_star * (1 + 1e-3), p_star * 1.02, p_star * 1.1], dtype=dt)
+        rows = e1.clone()
+        rows[:k, 0] = 1.0
+        w = torch.where(torch.arange(h) < k, ps[:, None] / k, (1 - ps[:, None]) / (h - k))  # (4, h)
+        out["two_point"] = (rows.expand(len(ps), h, d).clone(), w)
+    else:
+        ks = torch.arange(1, h)
+        rows = torch.zeros(len(ks), h, d, dtype=dt)
+        rows[..., 0] = (torch.arange(h)[None] < ks[:, None]).to(dt)
+        out["two_point"] = (rows, None)
+        if 2 * f < h + f:
+            x, sets = indistinguishable_instance(h + f, f, d)
+            out["construction"] = (torch.stack([x[s] for s in sets]), None)
+    return out
+
+
+def search_sup(agg, *, h: int, f: int, d: int, lam: float, weighted: bool, generator: Stream, steps: int = 20,
+               radius: float = 100.0, center=None) -> Worst:
+    """The largest ratio (:func:`kappa_of`) over :func:`honest_families` with the Byzantine rows
+    searched by :func:`sco.attacks.worst_case` through ``agg``: a lower estimate of the rule's
+    supremum over inputs.
+
+    Weighted, the f Byzantine rows share exactly a ``lam`` fraction of the total weight (each
+    ``lam / (1 - lam) * S_G / f``); unweighted, lam is f/(h + f). ``center`` (centered
+    clipping's) is a fixed point (default 0), not the honest mean, so that the rule is a
+    function of its inputs and the lower bound applies to it. The Byzantine rows stay within
+    ``radius`` honest spreads of the honest mean, so an unbounded rule (the mean) shows a ratio
+    of order (lam radius)^2.
+    """
+    best = None
+    for name, (honest, hw) in honest_families(h, f, d, lam, weighted=weighted, generator=generator).items():
+        B = honest.shape[0]
+        bw = None if hw is None else (lam / (1 - lam) * hw.sum(-1, keepdim=True) / f).expand(B, f)
+        c = torch.zeros(B, d, dtype=honest.dtype) if center is None else center.expand(B, d)
+        gen = generator.fold("search", name)[torch.arange(B) % len(generator)]  # one key per instance
+        kap, rows = worst_case_kappa(agg, honest, hw, n_byz=f, generator=gen, lam=lam, byz_weights=bw, steps=steps,
+                                     radius=radius, center=c)
+        kap = torch.nan_to_num(kap, nan=math.inf)
+        j = int(kap.argmax())
+        if best is None or float(kap[j]) > best.kappa:
+            best = Worst(float(kap[j]), name, honest[j], rows[j], None if hw is None else hw[j],
+                         None if bw is None else bw[j])
+    return best

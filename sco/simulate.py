@@ -178,7 +178,7 @@ class Plan:
         asynchronous runs the table and each worker's previous query point, plus about three
         (R, m, d) temporaries for gradients and aggregation."""
         R, d, item = len(self.seeds), self.objective.d, torch.finfo(self.dtype).bits // 8
-        n = 5 + (2 if self.arrivals is not None else 0)
+        n = 5 + (3 if self.arrivals is not None else 0)
         return n * R * self.m * d * item
 
     def run(self) -> Trace:
@@ -288,7 +288,7 @@ class _Simulation:
             g, _ = self._grads(p.byz_oracle, x1[:, None, :], None, 1, None)
             self.byz = self.est.init(g)  # (R, f, d)
         self.log_idx = {int(t): j for j, t in enumerate(p.log)}
-        self.metrics = {k: np.full((R, len(p.log)), np.nan) for k in self._metric_names()}
+        self.metrics = {k: np.full((R, len(p.log)) + self._worker_axis(k), np.nan) for k in self._metric_names()}
         events = self._run_sync() if p.arrivals is None else self._run_async()
         constants = p.oracle.constants()
         constants.update(lam=p.lam, f=p.f, m_total=p.m)
@@ -298,6 +298,7 @@ class _Simulation:
         if p.arrivals is not None:
             byz = events["worker"] >= p.h
             meta["realized_lam"] = byz.mean(axis=1).tolist()
+            meta["K"] = delay_ratio(events["worker"], events["staleness"], p.h).tolist()
         config = p.exp.to_dict()
         config["aggregator"] = p.aggregator.name
         return Trace(config, p.seeds, p.log.copy(), self.metrics, events, _jsonable(constants), meta)
@@ -305,7 +306,8 @@ class _Simulation:
     def _metric_names(self):
         names = ["excess", "grad_norm_sq", "estimator_error", "honest_error", "aggregation_error", "honest_spread"]
         if self.p.arrivals is not None:
-            names += ["staleness", "byzantine_weight"]
+            names += ["staleness", "byzantine_weight", "delay_max", "mu_max", "honest_steps", "query_drift",
+                      "worker_error", "weighted_worker_error", "worker_counts"]
         if not self.p.objective.convex:
             names.remove("excess")
         return names + list(self.p.objective.extra_metric_names)
@@ -378,6 +380,10 @@ class _Simulation:
         computed_at = torch.ones(R, p.m, dtype=torch.int64, device=self.dev)  # query-point index of messages
         in_table_at = computed_at.clone()  # ... of the message now in the table
         self.prev_point = x1[:, None, :].expand(R, h, self.d).clone()  # each honest worker's last query point
+        # the query point of each message in the table (rows >= h unused), indexed like the table
+        self.table_point = x1[:, None, :].expand(R, p.m, self.d).clone()
+        self.delay_sum = torch.zeros(R, dtype=torch.int64, device=self.dev)  # sum over steps of tau_max_t
+        self.honest_steps = torch.zeros(R, dtype=torch.int64, device=self.dev)  # t_G
         self.byz_prev = None if self.byz is None else x1[:, None, :].expand(R, p.f, self.d).clone()
         staleness = torch.zeros(R, p.T, k_arr, dtype=torch.int64, device=self.dev)
         given = None if isinstance(p.weights, str) else p.weights.to(self.dev, self.dt).expand(R, p.m)
@@ -391,16 +397,23 @@ class _Simulation:
             rows = self.rows[:, None]
             counts[rows, w_t] += 1
             table[rows, w_t] = torch.where(is_byz[..., None], table[rows, w_t], self.honest.d[rows, ih])
+            self.table_point[rows, w_t] = torch.where(is_byz[..., None], self.table_point[rows, w_t],
+                                                      self.prev_point[rows, ih])
+            self.honest_steps += (~is_byz).sum(-1)
             if p.f:  # no .any() test: it would synchronize a GPU at every step
                 if self.byz is not None:
                     byz_rows = self.byz.d[rows, torch.where(is_byz, w_t - h, 0)]
-                else:
-                    byz_rows = self._attack_rows(table[:, :h], counts[:, :h].to(self.dt), k_arr, t).to(self.dt)
+                else:  # one row per Byzantine worker, as synchronously; the arriving ones are delivered
+                    rows_f = self._attack_rows(table[:, :h], counts[:, :h].to(self.dt), p.f, t).to(self.dt)
+                    byz_rows = rows_f[rows, torch.where(is_byz, w_t - h, 0)]  # (R, k, d)
                 table[rows, w_t] = torch.where(is_byz[..., None], byz_rows, table[rows, w_t])
             if p.f and self.byz is None:  # an omniscient attack computes its rows now: fresh
                 computed_at[rows, w_t] = torch.where(is_byz, t, computed_at[rows, w_t])
             in_table_at[rows, w_t] = computed_at[rows, w_t]
             staleness[:, t - 1] = t - computed_at[rows, w_t]
+            # DL24b's delay of the table's messages: sco's staleness + 1 (see delay_ratio)
+            tau_max = (t - in_table_at).amax(-1) + 1  # (R,)
+            self.delay_sum += tau_max
             # 2.-3. aggregate and step
             weights = self._weights(counts, given)
             x_t = self.srv.x
@@ -409,6 +422,7 @@ class _Simulation:
             if t in self.log_idx:
                 wh = None if weights is None else weights[:, :h]
                 self._log(t, x_t, d_hat, table[:, :h], wh, (weights, t - in_table_at))
+                self._log_theorem(t, x_t, table[:, :h], counts, t - in_table_at[:, :h] + 1, tau_max)
             if t == p.T:
                 break
             # 4. the arriving workers start their next computation at x_{t+1}
@@ -458,6 +472,34 @@ class _Simulation:
 
     # -- metrics ----------------------------------------------------------------------------------
 
+    _PER_WORKER = {"worker_error": "h", "worker_counts": "m"}
+
+    def _worker_axis(self, name) -> tuple:
+        """The trailing axis of a per-worker metric: (h,) or (m,); () for the others."""
+        n = self._PER_WORKER.get(name)
+        return () if n is None else (self.p.h if n == "h" else self.p.m,)
+
+    def _log_theorem(self, t, x_t, honest, counts, tau, tau_max):
+        """What DL24b's Lemma B.1, Thm. 4.1, Lemma 4.1 and Thm. 4.2 are stated in: each honest
+        worker's error at the point its message was computed, eps_t^(i) = d^(i) - grad f(x^(i));
+        their count-weighted mean; the counts s_t^(i); tau_t^max; mu_max so far; t_G; and the
+        largest drift per step of delay, max_i ||x_t - x^(i)|| / tau_t^(i)."""
+        j, m = self.log_idx[t], self.metrics
+        with torch.no_grad():
+            R, h, d = honest.shape
+            g = self.p.objective.grad(self.table_point[:, :h].reshape(R * h, d)).reshape(R, h, d)
+            eps = honest - g  # (R, h, d)
+            s = counts[:, :h].to(eps.dtype)  # (R, h)
+            m["worker_error"][:, j] = _np(eps.square().sum(-1))
+            m["weighted_worker_error"][:, j] = _np(((s[..., None] * eps).sum(1) / s.sum(-1, keepdim=True))
+                                                   .square().sum(-1))
+            m["worker_counts"][:, j] = _np(counts)
+            m["delay_max"][:, j] = _np(tau_max)
+            m["mu_max"][:, j] = _np(self.delay_sum / t)
+            m["honest_steps"][:, j] = _np(self.honest_steps)
+            drift = (x_t[:, None, :] - self.table_point[:, :h]).norm(dim=-1)  # (R, h)
+            m["query_drift"][:, j] = _np((drift / tau.to(drift.dtype)).amax(-1))
+
     def _log(self, t, x_t, d_hat, honest, wh, stale):
         j = self.log_idx[t]
         obj = self.p.objective
@@ -486,6 +528,26 @@ class _Simulation:
                 w = torch.ones_like(age, dtype=torch.float64) if weights is None else weights.to(torch.float64)
                 m["staleness"][:, j] = _np((w * age).sum(-1) / w.sum(-1))
                 m["byzantine_weight"][:, j] = _np(w[:, self.p.h:].sum(-1) / w.sum(-1))
+
+
+def delay_ratio(workers: np.ndarray, staleness: np.ndarray, h: int) -> np.ndarray:
+    """K of [DL24b, Eq. (5)] for each run: the largest, over honest workers, ratio of their
+    longest to shortest delay, from the delivery events (R, T) (one arrival per step).
+
+    A delay is counted as DL24b counts it, sco's staleness + 1: DL24b's worker is sent x_t
+    when it delivers at t, sco's is sent x_{t+1} (one step fresher), so delays are >= 1 and a
+    round robin over m workers has delay m and K = 1 (DL24b, Remark 4.2). Workers that never
+    arrived are left out; a run without arrivals has K = 1.
+    """
+    if workers.ndim != 2:  # several arrivals per step (rounds): every delay is 1
+        return np.ones(workers.shape[0])
+    out = np.ones(workers.shape[0])
+    for r in range(workers.shape[0]):
+        tau = staleness[r] + 1
+        for i in np.unique(workers[r][workers[r] < h]):
+            d = tau[workers[r] == i]
+            out[r] = max(out[r], d.max() / d.min())
+    return out
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import _checks
-from .rates.bounds import Bound
-from .rates.fit import CheckResult, check_bound, check_rate
+from .rates import Bound, CheckResult, check_bound, check_rate
 
 
 def assert_check(result: CheckResult) -> CheckResult:
@@ -30,7 +29,7 @@ def assert_rate(x, y, *, tol: float, expected_exponent: float | None = None, bou
     Examples
     --------
     >>> assert_rate(T, err, expected_exponent=-1.0, tol=0.05)              # doctest: +SKIP
-    >>> assert_rate(T, excess, bound=BOUNDS["mu2sgd"], param="T",
+    >>> assert_rate(T, excess, bound=BOUNDS["dl24b_thm42"], param="T",
     ...             values=dict(L=1, D=2, sigma=1, sigma_L=0), tol=0.1)  # doctest: +SKIP
     """
     __tracebackhide__ = True
@@ -47,4 +46,7 @@ def assert_below_bound(y, bound: Bound, values: Mapping | None = None, *, tol: f
     sample exceeds it). Options are those of `sco.rates.check_bound`.
     """
     __tracebackhide__ = True
-    return assert_check(check_bound(y, bound, values, relation="<=", tol=tol, **options))
+    if bound.relation != "<=":
+        _checks.fail("assert_below_bound", "bound", "be an upper bound (relation '<=')", bound.name,
+                     f"It relates as {bound.relation!r}; use assert_check(check_bound(...)).")
+    return assert_check(check_bound(y, bound, values, tol=tol, **options))

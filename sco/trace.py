@@ -20,6 +20,15 @@ METRICS = {
     "honest_spread": "(weighted) mean of ||d_i - dbar_G||^2 over honest messages",
     "staleness": "mean staleness of the messages in the server's table (weighted like the aggregate)",
     "byzantine_weight": "share of the aggregation weight held by Byzantine rows",
+    # asynchronous runs: the quantities of DL24b's Lemma B.1, Thm. 4.1, Lemma 4.1 and Thm. 4.2
+    "delay_max": "tau_t^max: the largest delay (staleness + 1) of the messages in the table",
+    "mu_max": "(1/t) sum_{s <= t} tau_s^max; at t = T it is DL24b's mu_max",
+    "honest_steps": "t_G: the number of honest arrivals up to t",
+    "query_drift": "max over honest workers of ||x_t - x^(i)|| / tau_t^(i), x^(i) the point their message was "
+                   "computed at",
+    "worker_error": "per honest worker (R, n, h): ||d^(i) - grad f(x^(i))||^2, its error at its own query point",
+    "weighted_worker_error": "||sum_G s_i eps_i / sum_G s_i||^2 with the counts s_i",
+    "worker_counts": "per worker (R, n, m): its number of updates s_t^(i) (its count weight)",
     # plus the objective's own extra metrics (Objective.extra_metric_names), e.g. accuracy
 }
 

@@ -154,10 +154,12 @@ class Objective:
         return float((self.x0 - self.x_star).norm())
 
     def constants(self) -> dict:
-        """The constants a bound needs: d, L, mu, D, f_star (convex), convex."""
+        """The constants a bound needs: d, L, mu, D, f_star and G_star = ||grad f(x*)|| (convex;
+        nonzero when x* lies on the boundary of the domain [DL24b, Thm. 4.2]), convex."""
         out = {"d": self.d, "L": self.L, "mu": self.mu, "D": self.D, "convex": self.convex}
         if self.convex:
             out["f_star"] = self.f_star
+            out["G_star"] = float(self.grad(self.x_star.to(torch.float64)).norm())
         return out
 
     def __repr__(self) -> str:

@@ -1,11 +1,16 @@
-"""Rates against bounds: theorems as data (`Bound`, `BOUNDS`), power-law fits and checks."""
+"""Rates against bounds: statements as data (`Bound`, `BOUNDS`), power-law fits and checks."""
 
-from .bounds import BOUNDS, DERIVED, PARAMS, REDUCTIONS, Bound, Param, Regime, parse_expression, symbol
-from .fit import (CheckResult, PowerLawFit, calibrate_terms, check_bound, check_exponent, check_rate,
-                  fit_power_law, regime_mask)
+from .bound import PROVENANCE, Bound
+from .analysis import Regime
+from .checks import (MIN_SEEDS, PRINTED_VIOLATED, CheckResult, check_bound, check_exact, check_exponent,
+                     check_rate, check_ratio)
+from .expr import parse_expression
+from .fit import PowerLawFit, calibrate_terms, fit_power_law, regime_mask
+from .params import DERIVED, PARAMS, REDUCTIONS, Param, symbol
+from .theorems import BOUNDS
 
 __all__ = [
-    "BOUNDS", "DERIVED", "PARAMS", "REDUCTIONS", "Bound", "Param", "Regime", "parse_expression", "symbol",
-    "CheckResult", "PowerLawFit", "calibrate_terms", "check_bound", "check_exponent", "check_rate", "fit_power_law",
-    "regime_mask",
+    "BOUNDS", "DERIVED", "PARAMS", "PROVENANCE", "REDUCTIONS", "Bound", "Param", "Regime", "parse_expression",
+    "symbol", "MIN_SEEDS", "PRINTED_VIOLATED", "CheckResult", "PowerLawFit", "calibrate_terms", "check_bound",
+    "check_exact", "check_exponent", "check_rate", "check_ratio", "fit_power_law", "regime_mask",
 ]

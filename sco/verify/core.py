@@ -1,4 +1,4 @@
-"""Claims: an experiment, the bound it tests, the statistic, the tolerance, and a sentence."""
+"""Claims: an experiment, the statements it tests, the methods it covers, and how it is run."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from typing import Callable
 import numpy as np
 
 from .. import _checks
-from ..rates.fit import CheckResult, PowerLawFit, check_exponent, fit_power_law
+from ..rates import BOUNDS, PowerLawFit
 from ..simulate import Experiment, Plan
 
 SUITES = ("quick", "full")
+VERDICTS = ("pass", "fail", "inconclusive", "error")
 
 
 @dataclass(frozen=True)
 class Context:
     """How a claim is run: the suite's sizes, the base seed, the number of seeds (None: the
-    suite's), device and dtype, and an optional results store."""
+    suite's), device and dtype, an optional results store, and a progress callback."""
 
     suite: str = "quick"
     seed: int = 0
@@ -28,6 +29,8 @@ class Context:
     dtype: str | None = None
     #: a :class:`sco.sweep.Store`: runs already in it are read, the others run and are stored
     store: object = None
+    #: called with a short text as a claim moves through its experiments (progress bars)
+    progress: Callable | None = None
 
     def seeds(self, quick: int, full: int | None = None) -> list[int]:
         """The run seeds: ``n`` consecutive seeds starting at 1000 * seed."""
@@ -36,6 +39,10 @@ class Context:
 
     def size(self, quick, full):
         return quick if self.suite == "quick" else full
+
+    def step(self, text: str):
+        if self.progress is not None:
+            self.progress(text)
 
 
 @dataclass
@@ -58,6 +65,8 @@ class Figure:
     series: list = field(default_factory=list)
     logx: bool = True
     logy: bool = True
+    #: one sentence under the plot: what the band and the dashed lines are
+    caption: str = ""
 
 
 @dataclass
@@ -84,25 +93,44 @@ class ClaimResult:
     def passed(self) -> bool:
         return self.verdict == "pass"
 
+    @property
+    def against_verified(self) -> bool:
+        """Whether some check held the measurements against a statement transcribed from a paper."""
+        return any(c.verified for c in self.checks)
+
+    @property
+    def findings(self) -> list[str]:
+        return [f"{c.claim}: {c.finding}" for c in self.checks if c.finding]
+
     def to_dict(self) -> dict:
         return {"name": self.claim.name, "sentence": self.claim.sentence, "source": self.claim.source,
-                "family": self.claim.family, "verdict": self.verdict, "seconds": self.seconds,
+                "family": self.claim.family, "covers": list(self.claim.covers), "bounds": list(self.claim.bounds),
+                "verdict": self.verdict, "seconds": self.seconds, "against_verified": self.against_verified,
                 "error": self.error, "checks": [c.to_dict() for c in self.checks]}
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A statement of a paper that an experiment can test.
+    """A statement of a paper (or of this project) that an experiment can test.
 
-    ``run(ctx)`` returns (checks, figure); ``family`` groups claims in reports; ``sentence``
-    is what a reader should take away; ``source`` points to the paper or the digest.
+    ``run(ctx)`` returns (checks, figure). ``bounds`` names the :data:`sco.rates.BOUNDS`
+    entries the checks hold measurements against (their sources make the claim's source);
+    ``covers`` names the methods whose implementation the claim's verdict depends on (see
+    :mod:`sco.verify.coverage`); ``seconds`` is the expected time of the quick suite on two
+    cores; ``family`` groups claims in reports; ``sentence`` is what a reader takes away.
     """
 
     name: str
     sentence: str
-    source: str
     family: str
-    run_fn: Callable = dataclasses.field(repr=False, compare=False)
+    bounds: tuple = ()
+    covers: tuple = ()
+    seconds: float = 1.0
+    run_fn: Callable = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        return "; ".join(dict.fromkeys(BOUNDS[b].source for b in self.bounds if b in BOUNDS)) or "this project"
 
     def run(self, ctx: Context | None = None) -> ClaimResult:
         ctx = ctx or Context()
@@ -116,12 +144,15 @@ CLAIMS: dict[str, Claim] = {}
 """Registered claims by name, in the order of the report."""
 
 
-def claim(name: str, sentence: str, source: str, family: str):
+def claim(name: str, sentence: str, *, family: str, bounds=(), covers=(), seconds: float = 1.0):
     """Decorator registering ``fn(ctx) -> (checks, figure)`` as a claim."""
     def deco(fn):
         if name in CLAIMS:
             raise ValueError(f"Claim {name!r} is registered twice.")
-        CLAIMS[name] = Claim(name, sentence, source, family, fn)
+        unknown = [b for b in bounds if b not in BOUNDS]
+        if unknown:
+            raise ValueError(f"Claim {name!r} names unknown bounds {unknown}.")
+        CLAIMS[name] = Claim(name, sentence, family, tuple(bounds), tuple(covers), seconds, fn)
         return fn
     return deco
 
@@ -133,9 +164,15 @@ def experiment(ctx: Context, **fields) -> Experiment:
     return Experiment(device=ctx.device, dtype=ctx.dtype, progress=False, **fields)
 
 
+def run(ctx: Context, exp: Experiment):
+    """Run (or read from ``ctx.store``) an experiment: its Trace."""
+    ctx.step(f"{exp.aggregator if isinstance(exp.aggregator, str) else ''} T={exp.T}")
+    return ctx.store.get_or_run(exp) if ctx.store is not None else Plan(exp).run()
+
+
 def run_final(ctx: Context, exp: Experiment, metric: str):
-    """Run (or read from ``ctx.store``) and return the metric at the last step, (R,), and the trace."""
-    tr = ctx.store.get_or_run(exp) if ctx.store is not None else Plan(exp).run()
+    """Run an experiment and return the metric at the last step, (R,), and the trace."""
+    tr = run(ctx, exp)
     return tr.final(metric), tr
 
 
@@ -143,37 +180,3 @@ def sweep(ctx: Context, grid, make: Callable, metric: str) -> np.ndarray:
     """One run per grid value v (``make(v)`` gives its Experiment): the metric at the last
     step of each, (n_seeds, n_grid)."""
     return np.stack([run_final(ctx, make(v), metric)[0] for v in grid], axis=1)
-
-
-_HOW = {"==": "the interval must contain the predicted exponent (tight on this instance)",
-        "<=": ("the theory is a worst-case upper bound: the measured rate must not be significantly "
-               "slower than predicted (faster rates on benign instances pass)"),
-        ">=": "the measured exponent must not be significantly below the predicted one"}
-
-
-def exponent_check(x, y, predicted: float, *, tol: float, relation: str = "==", claim: str, statistic: str,
-                   source: str, detail: str = "", mask=None, baseline=None, seed: int = 0) -> CheckResult:
-    """Fit y ~ x^a over seeds and compare a with ``predicted`` (:func:`sco.rates.check_exponent`:
-    ``relation`` "==" where the theory is tight on this instance, "<=" for a worst-case O(.)
-    bound); the detail says in words what the relation asks."""
-    _checks.one_of("exponent_check", "relation", relation, tuple(_HOW))
-    fit = fit_power_law(x, y, mask=mask, baseline=baseline, n_boot=1000, seed=seed)
-    return check_exponent(fit, predicted, tol=tol, relation=relation, claim=claim, statistic=statistic,
-                          source=source, detail=(detail + " " if detail else "") + _HOW[relation] + ";")
-
-
-def ratio_check(num: np.ndarray, den: np.ndarray, predicted: float, *, tol: float, claim: str, statistic: str,
-                source: str, detail: str = "", n_boot: int = 2000, seed: int = 0) -> CheckResult:
-    """mean(num) / mean(den) over the same seeds against ``predicted``, to a relative ``tol``;
-    the interval is a 95% percentile bootstrap over seeds (reported, not used in the verdict,
-    which asks the estimate itself to lie within the tolerance)."""
-    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    est = num.mean() / den.mean()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(num), size=(n_boot, len(num)))
-    boot = num[idx].mean(1) / den[idx].mean(1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    ok = abs(est / predicted - 1) <= tol
-    return CheckResult(claim=claim, statistic=statistic, empirical=float(est), interval=(float(lo), float(hi)),
-                       theoretical=predicted, relation="==", verdict="pass" if ok else "fail", source=source,
-                       tol=tol * predicted, level=0.95, detail=detail)
