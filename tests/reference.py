@@ -266,16 +266,23 @@ def ref_smea(x, w=None, lam=0.0):
 
 
 def ref_meamed(x, w=None, lam=0.0, mode="interpolate"):
-    """Per coordinate: the weighted median, then the values nearest it up to weight (1 - lam) S."""
+    """Per coordinate: the weighted median, then the values nearest it up to weight (1 - lam) S,
+    taken in (distance, value, index) order."""
     w = _w(x, w)
-    med = ref_cwmed(np.nan_to_num(x, nan=np.inf), w, mode)
+    x = np.nan_to_num(x, nan=np.inf)
+    med = ref_cwmed(x, w, mode)
     S = w.sum()
     M = S - _byz(lam, S)
     out = np.empty(x.shape[1])
     for k in range(x.shape[1]):
-        dist = [abs(x[i, k] - med[k]) if np.isfinite(x[i, k]) else np.inf for i in range(len(x))]
-        c = _nearest_mass(dist, w, M)
-        out[k] = sum(c[i] * x[i, k] for i in range(len(x)) if c[i] > 0) / M
+        order = sorted(range(len(x)), key=lambda i: (abs(x[i, k] - med[k]), x[i, k], i))
+        left, acc = M, 0.0
+        for i in order:
+            take = min(w[i], max(left, 0.0))
+            if take > 0:
+                acc += take * x[i, k]
+            left -= take
+        out[k] = acc / M
     return out
 
 

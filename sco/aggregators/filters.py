@@ -9,7 +9,7 @@ import torch
 
 from .. import _checks
 from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, dist_to, keep_nearest,
-                    pairwise_sqdist, unit_weights)
+                    pairwise_sqdist, sorted_columns, unit_weights)
 from .coordinate import _MEDIAN_MODES, _cwmed
 
 _TAU_MAX = ("active", "all")
@@ -26,13 +26,17 @@ def meamed(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
 
     with :math:`\mathrm{med}_k` the coordinate median (:func:`~sco.aggregators.cwmed` with
     ``mode``, default the interpolating median as ByzFL's ``Meamed``). ``x`` (..., m, d),
-    ``lam`` = f/m. Weighted (the natural extension, as the weighted trimmed mean [D]):
-    :math:`\mathrm{med}_k` is the weighted median and the nearest values are taken up to weight
-    :math:`M = (1-\lambda) S`, the boundary value fractionally; uniform weights give the
-    unweighted rule exactly, zero weight is removal, integer weights are replication. Ties in
-    distance go to the lower row index (ByzFL's ``argpartition``/``topk`` order is unspecified;
-    it matters only when two values tie at the boundary, as in its 3-row docstring example,
-    where both pick the lower index).
+    ``lam`` = f/m; a non-integer ``lam * m`` keeps the farthest kept value fractionally. The
+    m - f nearest values are a window of the sorted coordinate, found by sliding it while its
+    left end is farther from the median than the next value on the right: O(m d) after the sort,
+    with no second selection. Ties in distance go to the smaller value (so the rule is
+    permutation-invariant even then; ByzFL's ``argpartition``/``topk`` order is unspecified, and
+    on its 3-row docstring example both keep the smaller value).
+
+    Weighted [D] (docs/theory.md; the extension of the weighted trimmed mean): :math:`\mathrm{med}_k`
+    is the weighted median and the nearest values are taken up to weight :math:`M = (1-\lambda)
+    S`, the farthest fractionally; uniform weights give the unweighted rule exactly, zero weight
+    is removal, integer weights are replication.
 
     Guarantee: [XKG18] prove "generalized Byzantine resilience" of Meamed for m > 2f (their
     dimensional-resilience theorem, not read here); no (f, kappa) coefficient is recalled (none
@@ -43,16 +47,32 @@ def meamed(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     w = check_weights("meamed", weights, x)
     lam = check_lam("meamed", lam)
     _checks.one_of("meamed", "mode", mode, _MEDIAN_MODES)
+    m = x.shape[-2]
 
     def compute(x, w):
-        ww = unit_weights(x) if w is None else w
-        S = ww.sum(-1)
-        M = S - byzantine_mass(lam, S)  # (...)
-        xt = x.mT  # (..., d, m)
-        keys = (xt - _cwmed(x, w, mode).unsqueeze(-1)).abs()  # (..., d, m)
-        c = keep_nearest(keys, ww.unsqueeze(-2), M.unsqueeze(-1).expand(keys.shape[:-1]))  # (..., d, m)
-        kept = torch.where(c > 0, xt, torch.zeros((), dtype=x.dtype, device=x.device))
-        return (kept * (c / M[..., None, None]).to(x.dtype)).sum(-1)
+        if w is not None:  # the nearest weight mass, on the sorted values (ties: the smaller value first)
+            xs, idx = sorted_columns(x, with_indices=True)  # (..., d, m)
+            xs, ws = xs.to(x.device), w.unsqueeze(-2).expand(xs.shape).gather(-1, idx.to(x.device))
+            M = w.sum(-1) - byzantine_mass(lam, w.sum(-1))  # (...)
+            keys = (xs - _cwmed(x, w, mode).unsqueeze(-1)).abs()  # (..., d, m)
+            c = keep_nearest(keys, ws, M.unsqueeze(-1).expand(keys.shape[:-1]))  # (..., d, m)
+            kept = torch.where(c > 0, xs, torch.zeros((), dtype=x.dtype, device=x.device))
+            return (kept * (c / M[..., None, None]).to(x.dtype)).sum(-1)
+        xs = torch.nan_to_num(sorted_columns(x), nan=math.inf).to(x.device)  # (..., d, m), NaN as +inf
+        lower, upper = xs[..., (m + 1) // 2 - 1], xs[..., m // 2]  # cwmed's unweighted medians
+        med = {"lower": lower, "upper": upper, "interpolate": (lower + upper) / 2}[mode].unsqueeze(-1)
+        M = m - float(byzantine_mass(lam, torch.tensor(float(m), dtype=torch.float64)))
+        K = math.ceil(M - 64 * torch.finfo(torch.float64).eps * m)  # values kept, the farthest by M - (K - 1)
+        left, right = med - xs[..., :m - K], xs[..., K:] - med  # (..., d, m - K): each start's end vs the next
+        start = (left > right).sum(-1, keepdim=True)  # (..., d, 1): slides while the left end is farther
+        pos = torch.arange(m, device=x.device)
+        window = (pos >= start) & (pos < start + K)  # (..., d, m)
+        total = torch.where(window, xs, torch.zeros((), dtype=x.dtype, device=x.device)).sum(-1)
+        if K - M > 64 * torch.finfo(torch.float64).eps * m:  # the farthest kept value counts fractionally
+            lo, hi = xs.gather(-1, start).squeeze(-1), xs.gather(-1, start + K - 1).squeeze(-1)
+            far = torch.where(hi - med.squeeze(-1) >= med.squeeze(-1) - lo, hi, lo)  # ties: the later (right)
+            total = total - (K - M) * far
+        return total / M
 
     return dispatch(compute, x, w)
 
@@ -91,7 +111,7 @@ def caf(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, tau
     ByzFL).
     Stops early when :math:`\lambda_{\max} = 0` (the weighted rows coincide: their mean is exact).
 
-    Weighted [D]: :math:`c` starts at the weights and the budget is :math:`2F` of weight;
+    Weighted [D] (docs/theory.md): :math:`c` starts at the weights and the budget is :math:`2F` of weight;
     uniform weights give the unweighted rule exactly, zero weight is removal (such rows are in
     no pool), integer weights are replication (replicas share :math:`\tau`). Rows whose
     distances overflow (NaN, inf, 1e300) are removed before the first step, their weight
@@ -165,7 +185,7 @@ def monna(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, i
 
     with :math:`N_{\mathrm{idx}}` the m - f rows nearest to :math:`x_{\mathrm{idx}}`
     (itself included, at distance 0); ``x`` (..., m, d), ``lam`` = f/m, ``idx`` the row index
-    (ByzFL's ``MoNNA(f, idx)``). Weighted: the nearest rows up to weight
+    (ByzFL's ``MoNNA(f, idx)``). Weighted [D] (docs/theory.md): the nearest rows up to weight
     :math:`(1-\lambda)S`, fractional at the boundary, averaged with their weights; uniform
     weights give the unweighted rule exactly, zero weight is removal (of other rows: the
     designated row is the center whatever its weight), integer weights are replication. Ties in

@@ -54,11 +54,13 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
     runs on the m x m Gram matrix :math:`K = \hat X \hat X^\top`: with :math:`(\lambda_k, u_k)`
     the top eigenpairs of :math:`A^{1/2} K A^{1/2}`, :math:`Y = \hat X^\top A^{1/2} U
     \Lambda^{-1/2}`, so :math:`\|Y^\top \hat x_j\|^2 = \sum_k (u_k^\top A^{1/2} K_{:j})^2/\lambda_k`
-    and the output is :math:`\hat X^\top \beta` for an m-vector :math:`\beta`: O(m^2 d) once,
-    then O(m^3) per step. Eigenvalues below ``1e-12`` of the largest are dropped (a rank below r
-    leaves directions orthogonal to every row, which project nothing).
+    and the output is :math:`\hat X^\top \beta` for an m-vector :math:`\beta`: O(m^2 d) once
+    (the Gram of the raw rows, scaled by their norms), then O(m^3) per step. Eigenvalues below
+    ``1e-12`` of the largest are dropped (a rank below r leaves directions orthogonal to every
+    row, which project nothing).
 
-    ``x`` (..., m, d), ``weights`` (..., m), ``r`` the subspace dimension (the authors'
+    ``x`` (..., m, d), ``weights`` (..., m) (the :math:`s_i`: weighted [D], docs/theory.md; neither
+    the paper's abstract nor the code weighs workers), ``r`` the subspace dimension (the authors'
     ``r_col``, 1 by default in their trainer, 8 in their scripts), ``eps`` the authors'
     smoothing (1e-7). Uniform weights give the unweighted rule exactly and zero weight is
     removal; integer weights are *not* replication (the output sums over workers, so it counts
@@ -98,9 +100,17 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
     eps = _checks.real("flag", "eps", eps, low=0.0)
 
     def compute(x, w):
-        xh, bad = _directions(x)  # (..., m, d)
+        n = torch.linalg.vector_norm(x, dim=-1)  # (..., m)
+        if bool(torch.isfinite(n).all()):  # the Gram of the rows, normalized: no unit copy of x
+            bad = n == 0
+            inv_n = torch.where(bad, 0.0, 1 / torch.where(bad, 1.0, n.to(torch.float64)))  # (..., m)
+            K = (x @ x.mT).to(torch.float64) * inv_n.unsqueeze(-1) * inv_n.unsqueeze(-2)  # (..., m, m)
+            rows = x
+        else:  # NaN, inf or an overflowing norm: unit rows, scaled by their largest entry first
+            rows, bad = _directions(x)  # (..., m, d)
+            inv_n = torch.ones(n.shape, dtype=torch.float64, device=x.device)
+            K = (rows @ rows.mT).to(torch.float64)
         ww = torch.where(bad, 0.0, unit_weights(x) if w is None else w)  # (..., m)
-        K = (xh @ xh.mT).to(torch.float64)  # (..., m, m)
         k = min(r, x.shape[-2])
 
         def subspace(a):
@@ -134,6 +144,6 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
         Ks = (K @ ww.unsqueeze(-1)).squeeze(-1)  # (..., m)
         beta = sa * (vecs @ (inv * (vecs.mT @ (sa * Ks).unsqueeze(-1)).squeeze(-1)).unsqueeze(-1)).squeeze(-1)
         scale = (ww > 0).sum(-1) / (ww.sum(-1) * r)  # m_+ / (r S)
-        return combine((beta * scale.unsqueeze(-1)).unsqueeze(-2), xh, bad).squeeze(-2)
+        return combine((beta * scale.unsqueeze(-1) * inv_n).unsqueeze(-2), rows, bad).squeeze(-2)
 
     return dispatch(compute, x, w)

@@ -13,11 +13,16 @@ from .meta import _options_suffix
 
 
 def _norms(x: torch.Tensor) -> torch.Tensor:
-    """Row norms (..., m) without overflow (a row of 1e300 has norm ~1e300, not inf); NaN -> +inf."""
-    peak = x.abs().amax(-1)  # (..., m)
-    safe = torch.where((peak > 0) & torch.isfinite(peak), peak, torch.ones((), dtype=x.dtype, device=x.device))
-    n = peak * torch.linalg.vector_norm(x / safe.unsqueeze(-1), dim=-1)
-    return torch.nan_to_num(torch.where(torch.isfinite(peak), n, peak.abs()), nan=math.inf)
+    """Row norms (..., m); a finite row whose squared norm overflows (1e300) is rescaled by its largest
+    entry first, so it gets ~1e300, not inf; a row holding NaN gets +inf."""
+    n = torch.linalg.vector_norm(x, dim=-1)  # (..., m), one pass
+    over = torch.isinf(n)
+    if bool(over.any()):
+        peak = torch.linalg.vector_norm(x, ord=math.inf, dim=-1)  # (..., m): max |x_ij|
+        finite = over & torch.isfinite(peak)
+        safe = torch.where(finite, peak, torch.ones((), dtype=x.dtype, device=x.device))
+        n = torch.where(finite, peak * torch.linalg.vector_norm(x / safe.unsqueeze(-1), dim=-1), n)
+    return torch.nan_to_num(n, nan=math.inf)
 
 
 def _clip(x: torch.Tensor, norms: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
@@ -55,7 +60,7 @@ def arc(base) -> Aggregator:
         \mathrm{ARC}_A(x) = A(y)
 
     ``base`` is :math:`A` (a function, an :class:`Aggregator` or a name), called with the same
-    ``weights``, ``lam`` and extras; ``lam`` = f/m. Weighted [D]: with the rows in
+    ``weights``, ``lam`` and extras; ``lam`` = f/m. Weighted [D] (docs/theory.md): with the rows in
     non-increasing norm (ties by index) and :math:`C_j` the cumulative weight up to row j, the
     threshold is the norm of the first row with :math:`C_j > K`,
     :math:`K = 2F(S - F)/S` (:math:`F = \lambda S`; unweighted :math:`K = 2f(m-f)/m`); every

@@ -140,7 +140,7 @@ def mda(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     more than ``max_subsets`` (default :data:`MAX_SUBSETS` = 100 000) subsets would be
     enumerated: (m, f) = (17, 4) gives 2380, (25, 6) 177 100, (30, 7) 2 035 800.
 
-    Weighted [D] (no paper defines it): :math:`S^\star` minimizes the diameter over the *minimal*
+    Weighted [D] (docs/theory.md; no paper defines it): :math:`S^\star` minimizes the diameter over the *minimal*
     subsets carrying at least :math:`(1-\lambda)S` of the weight (no row can leave without the
     subset dropping below it; the diameter never shrinks when a row is added, so the minimum
     over all subsets carrying that weight is the same), and the output is their weighted mean.
@@ -184,7 +184,7 @@ def smea(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     :math:`\binom{m}{f}` subsets, with the limit ``max_subsets`` of :func:`mda`. ``x``
     (..., m, d), ``lam`` = f/m. Ties go to the first subset in lexicographic order.
 
-    Weighted [D]: the minimal subsets carrying at least :math:`(1-\lambda)S` (as :func:`mda`;
+    Weighted [D] (docs/theory.md): the minimal subsets carrying at least :math:`(1-\lambda)S` (as :func:`mda`;
     here the restriction to minimal subsets matters: adding a row near the mean can lower the
     top eigenvalue, and without it uniform weights would not give the classic rule), scored by
     the top eigenvalue of their weighted covariance; the output is their weighted mean. Uniform
