@@ -343,6 +343,8 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
         return best_y.gather(0, k[None, ..., None, None].expand(1, *best_y.shape[1:])).squeeze(0)
 
 
+from .attacks_optimal import optimal_alie, optimal_ipm  # noqa: E402  (it builds on the attacks above)
+
 ATTACKS = {
     "sign_flip": sign_flip,
     "alie": alie,
@@ -363,6 +365,7 @@ ATTACKS = {
     "Mimic": mimic,
     "Inf": functools.partial(non_finite, value=math.inf),
     "LabelFlipping": label_flip,
+    "optimal_ipm": optimal_ipm, "optimal_alie": optimal_alie,
 }
 """Attacks by name: ``attack(honest, honest_weights=None, *, n_byz, generator, **params)`` -> (..., n_byz, d)."""
 

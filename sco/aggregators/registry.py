@@ -9,7 +9,11 @@ from .. import _checks
 from ._core import Aggregator, accepted_keywords
 from .coordinate import cwmed, cwtm, mean
 from .distance import centered_clipping, geometric_median, krum, multi_krum, rfa
+from .filters import caf, meamed, monna
+from .flag import flag
 from .meta import _options_suffix, bucketing, ctma, nnm
+from .preagg import arc, clipping
+from .subset import mda, smea
 
 AGGREGATORS = {
     "mean": mean,
@@ -20,17 +24,23 @@ AGGREGATORS = {
     "krum": krum,
     "multi_krum": multi_krum,
     "centered_clipping": centered_clipping,
+    "mda": mda,
+    "smea": smea,
+    "meamed": meamed,
+    "caf": caf,
+    "monna": monna,
+    "flag": flag,
 }
 """Rules by canonical name: plain functions ``agg(x, weights=None, *, ...)``."""
 
-META_AGGREGATORS = {"ctma": ctma, "nnm": nnm, "bucketing": bucketing}
+META_AGGREGATORS = {"ctma": ctma, "nnm": nnm, "bucketing": bucketing, "arc": arc, "clipping": clipping}
 """Meta-aggregators by name: functions from an aggregator (and options) to an :class:`Aggregator`."""
 
 ALIASES = {
     # other spellings of our rules
     "average": "mean", "avg": "mean", "median": "cwmed", "trimmed_mean": "cwtm", "trmean": "cwtm",
     "gm": "geometric_median", "geomed": "geometric_median", "multikrum": "multi_krum",
-    "cc": "centered_clipping", "clipping": "centered_clipping",
+    "cc": "centered_clipping",
     # the authors' code names ([digest] §3.5, §5.3)
     "weighted_cwmed": "cwmed[mode=upper]", "weighted_rfa": "rfa[nu=0.0]",
     "weighted_avg": "mean", "cw_trimmed_mean": "cwtm", "lower_median": "cwmed[mode=lower]",
@@ -39,6 +49,8 @@ ALIASES = {
     "GeometricMedian": "rfa", "Krum": "krum[neighbors=byzfl]",
     "MultiKrum": "multi_krum[neighbors=byzfl]", "CenteredClipping": "centered_clipping[tau=100.0]",
     "NNM": "nnm", "Bucketing": "bucketing", "CTMA": "ctma",
+    "MDA": "mda", "SMEA": "smea", "Meamed": "meamed", "CAF": "caf[tau_max=all]", "MoNNA": "monna",
+    "ARC": "arc", "Clipping": "clipping", "fa": "flag", "flag_aggregator": "flag",
 }
 """Other names, each expanding to a spec."""
 
