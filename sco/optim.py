@@ -73,15 +73,15 @@ class _Optimizer(torch.optim.Optimizer):
                          "The STORM correction needs the gradient at the previous point on the same "
                          "sample: opt.step(lambda: loss_fn(model(xb), yb).backward() or ...). See sco.optim.",
                          kind=TypeError)
-        state = [self.state[p] for p in params]
-        t = state[0].get("step", 0) + 1 if params else 1
+        # parameters with a previous point (all but at t = 1, or those added by add_param_group)
+        moved = [p for p in params if "x_prev" in self.state[p]]
         g_prev = None
-        if self._correct and t > 1:
-            x_t = [p.clone() for p in params]
-            for p, s in zip(params, state):
-                p.copy_(s["x_prev"])
+        if self._correct and moved:
+            x_t = [p.clone() for p in moved]
+            for p in moved:
+                p.copy_(self.state[p]["x_prev"])
             _, g_prev = self._gradients(closure)  # g(x_{t-1}; z_t)
-            for p, x in zip(params, x_t):
+            for p, x in zip(moved, x_t):
                 p.copy_(x)
         if closure is not None:
             loss, grads = self._gradients(closure)  # g(x_t; z_t)
@@ -91,15 +91,16 @@ class _Optimizer(torch.optim.Optimizer):
         i = 0
         for group in self.param_groups:
             for p in group["params"]:
-                self._update(group, p, self.state[p], t, grads[i], None if g_prev is None else g_prev[i])
+                self._update(group, p, self.state[p], grads[i], None if g_prev is None else g_prev[i])
                 i += 1
         return loss
 
-    def _update(self, group, p, s, t, g, g_prev):
+    def _update(self, group, p, s, g, g_prev):
         if not s:
             s["step"] = 0
             if self._anytime:
                 s["w"] = p.detach().clone()  # w_1 = x_1
+        t = s["step"] + 1
         # worker side: the estimate d_t
         if self._correct:
             if t == 1:

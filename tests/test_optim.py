@@ -263,3 +263,23 @@ def test_the_readme_training_example_runs_and_trains(capsys):
     out = capsys.readouterr().out
     loss = float(re.search(r"training loss ([\d.]+)", out).group(1))
     assert loss < 0.5, out  # from about 2.3; the README says "near 0.24"
+
+
+def test_a_param_group_added_later_starts_its_own_schedule():
+    a = torch.nn.Parameter(torch.tensor([1.0, 2.0], dtype=torch.float64))
+    b = torch.nn.Parameter(torch.tensor([3.0], dtype=torch.float64))
+    opt = Mu2SGD([a], lr=0.01)
+
+    def closure():
+        loss = (a ** 2).sum() + (b ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    opt.add_param_group({"params": [b]})
+    b0 = b.detach().clone()
+    opt.step(closure)
+    assert opt.state[a]["step"] == 4 and opt.state[b]["step"] == 1
+    # b's first step: d_1 = g_1 = 2 b, w_2 = b - lr * 1 * d_1, x_2 = b + (2/3)(w_2 - b)
+    torch.testing.assert_close(b.detach(), b0 - (2 / 3) * 0.01 * 2 * b0, rtol=0, atol=1e-15)
