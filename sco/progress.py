@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 
@@ -18,11 +19,8 @@ def in_notebook() -> bool:
 
 
 def _widgets() -> bool:
-    try:
-        import ipywidgets  # noqa: F401  (tqdm.notebook's bars are ipywidgets)
-    except ImportError:
-        return False
-    return True
+    """Whether ipywidgets (what tqdm.notebook's bars are made of) is installed."""
+    return importlib.util.find_spec("ipywidgets") is not None
 
 
 def auto() -> bool:

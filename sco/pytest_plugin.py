@@ -1,4 +1,4 @@
-"""The pytest plugin (entry point ``pytest11: sco``): the ``--sco-suite`` option, ``sco_*`` fixtures, the ``sco_bound`` marker."""
+"""The pytest plugin (entry point ``pytest11: sco``): ``--sco-suite``, ``sco_*`` fixtures, the ``sco_bound`` marker."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def pytest_addoption(parser):
                     help="quick: small sizes (the default; minutes); full: paper-sized. "
                          "Fixtures sco_suite and sco_context read it.")
     group.addoption("--sco-seed", type=int, default=None, metavar="N",
-                    help="base seed of the sco_seed and sco_context fixtures (default 0; runs use 1000*N, 1000*N+1, ...)")
+                    help="base seed of the sco_seed and sco_context fixtures "
+                         "(default 0; runs use 1000*N, 1000*N+1, ...)")
     group.addoption("--sco-device", default=None, metavar="DEVICE",
                     help="device of the sco_device fixture: cpu, cuda, cuda:1, ... (default: cuda when present)")
     parser.addini("sco_suite", "the sco suite when --sco-suite is not given (quick or full)", default="quick")

@@ -21,8 +21,10 @@ def test_version(capsys):
 
 
 def test_python_dash_m_sco_runs_the_cli():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    res = subprocess.run([sys.executable, "-m", "sco", "--version"], capture_output=True, text=True, env=env, timeout=300)
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": path}
+    res = subprocess.run([sys.executable, "-m", "sco", "--version"], capture_output=True, text=True, env=env,
+                         timeout=300)
     assert res.returncode == 0 and res.stdout.strip() == f"sco {sco.__version__}", res.stderr
     res = subprocess.run([sys.executable, "-m", "sco", "verify", "--help"], capture_output=True, text=True, env=env,
                          timeout=300)

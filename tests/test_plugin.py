@@ -25,7 +25,8 @@ def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """``python -m pytest`` in ``folder`` with this checkout's sco first on the path: the plugin
     comes from the installed entry point when there is one (as in CI), else from ``-p``."""
     load = [] if _entry_point() is not None else ["-p", "sco.pytest_plugin"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "error", "--strict-markers",
                            *load, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
 
