@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import LEMMAS, run_all
+from ._core import OPTIONAL, skipped
 
 
 def format_table(results) -> str:
@@ -23,12 +24,26 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__)
     parser.add_argument("lemmas", nargs="*", help=f"lemmas to check (default: all of {', '.join(LEMMAS)})")
     args = parser.parse_args(argv)
+    unknown = [n for n in args.lemmas if n not in LEMMAS]
+    if unknown:
+        parser.error(f"unknown lemma(s) {unknown}; known: {', '.join(LEMMAS)}")
     start = time.perf_counter()
-    results = run_all(args.lemmas or None)
+    results = []
+    for name in args.lemmas or LEMMAS:
+        try:
+            results += run_all([name])
+        except ModuleNotFoundError as e:  # a lemma whose optional solver is missing is skipped, not failed
+            if e.name not in OPTIONAL:
+                raise
+            results.append(skipped(name, e.name))
     elapsed = time.perf_counter() - start
     print(format_table(results))
-    failed = [r for r in results if not r.passed]
-    print(f"\n{len(results) - len(failed)}/{len(results)} checks passed in {elapsed:.1f} s")
+    failed = [r for r in results if r.failed]
+    skips = [r for r in results if r.result == "skip"]
+    ran = len(results) - len(skips)
+    print(f"\n{ran - len(failed)}/{ran} checks passed in {elapsed:.1f} s"
+          + (f"; {len(skips)} lemma(s) skipped ({', '.join(r.lemma for r in skips)}): "
+             "install what the table says to run them" if skips else ""))
     return 1 if failed else 0
 
 

@@ -28,6 +28,20 @@ class Result(NamedTuple):
     def passed(self) -> bool:
         return self.result == "pass"
 
+    @property
+    def failed(self) -> bool:
+        """A check that ran and failed (a skipped check has neither passed nor failed)."""
+        return self.result == "fail"
+
+
+#: Packages some lemmas need beyond sco's own dependencies, and how to install them.
+OPTIONAL = {"PEPit": "pip install pepit==0.5.1 (it is in sco's dev extra: pip install -e '.[dev]')"}
+
+
+def skipped(lemma: str, package: str) -> Result:
+    """The record of a lemma that could not run because an optional ``package`` is missing."""
+    return Result(lemma, "-", "skip", f"not run: {package} is not installed; {OPTIONAL[package]}")
+
 
 def record(lemma: str, method: str, ok: bool, detail: str) -> Result:
     if method not in METHODS:

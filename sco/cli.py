@@ -49,7 +49,10 @@ def verify(args) -> int:
 
 
 def main(argv=None) -> int:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="sco", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sco {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("verify", help="run claims of the papers as experiments and report verdicts",
                        description="Run each claim's experiment, fit what was measured, hold it against the "

@@ -35,6 +35,22 @@ def band(ax, x, y, *, color, label: str, style: str = "o-"):
     return mean
 
 
+def tick_label(v: float) -> str:
+    """A legible tick label: at most 3 significant digits, plain decimals from 1e-4 to 1e6
+    (0.00457, 0.25, 1600), else short scientific notation (1e-5, 2.5e7)."""
+    v = float(v)
+    if v == 0 or not np.isfinite(v):
+        return f"{v:g}"
+    r = float(f"{v:.3g}")  # rounded to 3 significant digits first: 999.7 is 1000
+    a = abs(r)
+    if 1e-4 <= a < 1000:
+        return f"{r:.3g}"
+    if 1000 <= a < 1e6:
+        return f"{r:.0f}"
+    mantissa, exp = f"{r:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+
+
 def _finish(ax, xlabel, ylabel, title, logx, logy, legend=True):
     if logx:
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -42,7 +58,7 @@ def _finish(ax, xlabel, ylabel, title, logx, logy, legend=True):
         # labels at 1, 2 and 5 times powers of ten, as plain numbers: readable on grids (delta, zeta,
         # eta) that span less than a decade, where the default labels only the powers of ten
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(v)))
         ax.xaxis.set_minor_formatter(NullFormatter())
     if logy:
         ax.set_yscale("log")
@@ -78,7 +94,7 @@ def draw(fig, ax=None, title: str | None = None):
         if 1 < len(xs) <= 10:
             # a sweep over a few values: label them, not matplotlib's crowded minor ticks
             ax.set_xticks(xs)
-            ax.set_xticklabels([f"{v:g}" for v in xs])
+            ax.set_xticklabels([tick_label(v) for v in xs])
     return ax
 
 

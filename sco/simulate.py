@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from . import __version__, _checks
+from . import progress as progress_bar
 from ._registry import load_toml
 from .aggregators import parse as parse_aggregator
 from .arrivals import ArrivalModel, make_arrivals
@@ -52,7 +53,8 @@ class Experiment:
     log : "geometric" (about 48 steps), an int k (every k-th step) or a list of steps.
     device, dtype : where and in what precision to run (defaults: CUDA if present; float64
         on CPU, float32 on GPU).
-    progress : show a progress bar (default: when stderr is a terminal).
+    progress : show a progress bar with an ETA (default: when stderr is a terminal, or in Jupyter
+        with ipywidgets; see :mod:`sco.progress`).
     """
 
     objective: Any = "quadratic"
@@ -169,7 +171,7 @@ class Plan:
                     _checks.fail(owner, "weights", f"be 'counts', 'uniform' or {self.m} nonnegative numbers", w)
                 self.weights = wt
         self.log = log_steps(self.T, exp.log)
-        self.progress = sys.stderr.isatty() if exp.progress is None else bool(exp.progress)
+        self.progress = progress_bar.auto() if exp.progress is None else bool(exp.progress)
         self.state_bytes = self._state_bytes()
         _check_memory(self.state_bytes, self.device)
 
@@ -316,10 +318,7 @@ class _Simulation:
         if self.p.state_bytes > 2**30:
             print(f"sco: state of about {self.p.state_bytes / 2**30:.2f} GiB "
                   f"(R={self.R}, m={self.p.m}, d={self.d}, {self.dt})", file=sys.stderr)
-        if not self.p.progress:
-            return range(1, self.p.T + 1)
-        from tqdm import tqdm
-        return tqdm(range(1, self.p.T + 1), desc="sco", unit="step", file=sys.stderr)
+        return progress_bar.bar(range(1, self.p.T + 1), desc="sco", unit="step", enabled=self.p.progress)
 
     def _aggregate(self, table, weights, t):
         p = self.p

@@ -80,6 +80,112 @@ class Trace:
                     rows.append({"seed": seed, "step": t, "metric": name, "value": float(arr[r, j])})
         return rows
 
+    # -- tidy export: one row per (run, logged step[, worker], metric) --------------------------
+
+    def columns(self, keys=None) -> dict:
+        """The trace in long form as columns (numpy arrays of one length): ``run`` (0..R-1),
+        ``seed``, the config ``keys``, ``step``, ``worker`` (only when a metric is per worker,
+        (R, n_log, m); empty for per-run metrics), ``metric`` and ``value``.
+
+        ``keys`` are config paths ("aggregator", "algorithm.eta", "noise.sigma", ...), each a
+        column holding its value (dicts and lists as JSON text); None takes the grid keys the
+        trace records (``meta["grid"]``, set for a sweep's runs), else none.
+        """
+        if keys is None:
+            keys = list(self.meta.get("grid") or {})
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        reserved = {"run", "seed", "step", "worker", "metric", "value"}
+        for k in keys:
+            if not isinstance(k, str) or k in reserved:
+                raise ValueError(f"The 'keys' parameter of Trace.columns must hold config paths (str) other than "
+                                 f"{sorted(reserved)}. Got {k!r}.")
+        R, n = self.R, len(self.steps)
+        seeds = np.asarray(self.seeds, dtype=np.int64)
+        per_worker = any(np.ndim(v) == 3 for v in self.metrics.values())
+        parts = {c: [] for c in ("run", "step", "worker", "metric", "value")}
+        for name, arr in self.metrics.items():
+            arr = np.asarray(arr, dtype=np.float64)
+            if arr.ndim not in (2, 3) or arr.shape[:2] != (R, n):
+                raise ValueError(f"Metric {name!r} has shape {arr.shape}; a trace of R={R} runs logged at "
+                                 f"{n} steps holds (R, n_log) or per worker (R, n_log, m).")
+            m = arr.shape[2] if arr.ndim == 3 else 1
+            size = R * n * m
+            run, step, worker = np.meshgrid(np.arange(R), self.steps.astype(np.int64), np.arange(m), indexing="ij")
+            parts["run"].append(run.ravel())
+            parts["step"].append(step.ravel())
+            parts["worker"].append(worker.ravel() if arr.ndim == 3 else np.full(size, -1))
+            parts["metric"].append(np.full(size, name, dtype=object))
+            parts["value"].append(arr.reshape(size))
+        cat = {c: (np.concatenate(v) if v else np.zeros(0, dtype=object if c == "metric" else
+                                                   np.float64 if c == "value" else np.int64))
+               for c, v in parts.items()}
+        out = {"run": cat["run"], "seed": seeds[cat["run"]]}
+        for k in keys:
+            v = _config_value(self.config, k)
+            out[k] = np.full(len(cat["run"]), v if _scalar(v) else json.dumps(v, default=_json_default), dtype=object)
+        out["step"] = cat["step"]
+        if per_worker:
+            out["worker"] = cat["worker"]
+        out["metric"], out["value"] = cat["metric"], cat["value"]
+        return out
+
+    def to_frame(self, keys=None):
+        """A pandas DataFrame in long form (see :meth:`columns`): columns run, seed, the config
+        ``keys``, step, worker (per-worker metrics only; <NA> for the others), metric, value.
+        Needs pandas."""
+        try:
+            import pandas as pd
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError("Trace.to_frame needs pandas: pip install pandas "
+                                      "(Trace.columns gives the same table as numpy arrays).") from None
+        cols = self.columns(keys)
+        frame = pd.DataFrame({k: v for k, v in cols.items() if k != "worker"})
+        if "worker" in cols:
+            w = pd.array(cols["worker"], dtype="Int64")
+            w[cols["worker"] < 0] = pd.NA
+            frame.insert(list(cols).index("worker"), "worker", w)
+        return frame
+
+    def to_csv(self, path, keys=None) -> Path:
+        """Write the long form (see :meth:`columns`) as CSV with a header; floats are written
+        with repr (they read back exactly), a per-run metric's worker cell is empty. No pandas
+        needed. Returns the path."""
+        import csv
+
+        path = Path(path)
+        cols = self.columns(keys)
+        names = list(cols)
+        fmt = {k: (_csv_float if k == "value" else _csv_worker if k == "worker" else _csv_text) for k in names}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(names)
+            w.writerows(zip(*(map(fmt[k], cols[k].tolist()) for k in names)))
+        return path
+
+    def to_parquet(self, path, keys=None) -> Path:
+        """Write the long form (see :meth:`columns`) as a Parquet file (pyarrow: ``pip install
+        'sco[parquet]'``); a per-run metric's worker is null. Returns the path."""
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError("Trace.to_parquet needs pyarrow: pip install 'sco[parquet]' "
+                                      "(or pip install pyarrow).") from None
+        path = Path(path)
+        cols = self.columns(keys)
+        arrays = {}
+        for k, v in cols.items():
+            if k == "worker":
+                arrays[k] = pa.array(v, mask=v < 0, type=pa.int64())
+            elif v.dtype == object:
+                arrays[k] = pa.array(v.tolist())
+            else:
+                arrays[k] = pa.array(v)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(arrays), path)
+        return path
+
     # -- persistence: .npz with the arrays and a JSON header ------------------------------
 
     def save(self, path) -> Path:
@@ -120,6 +226,32 @@ def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     return repr(o)
+
+
+def _config_value(config: dict, key: str):
+    """The value at a dotted path of a config ("algorithm.eta"); None when absent."""
+    v = config
+    for part in key.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return None
+        v = v[part]
+    return v
+
+
+def _scalar(v) -> bool:
+    return v is None or isinstance(v, (str, bool, int, float, np.integer, np.floating))
+
+
+def _csv_float(v: float) -> str:
+    return repr(float(v))
+
+
+def _csv_text(v) -> str:
+    return "" if v is None else str(v)
+
+
+def _csv_worker(v: int) -> str:
+    return "" if v < 0 else str(v)
 
 
 def log_steps(T: int, spec="geometric", points: int = 48) -> np.ndarray:

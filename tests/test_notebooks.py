@@ -70,3 +70,30 @@ def test_runs_top_to_bottom_in_the_quick_suite(path, monkeypatch):
             figures += "image/png" in out.get("data", {})
     assert figures >= 1, f"{path.name} drew no figure"
     print(f"{path.stem}: {seconds:.1f} s, {figures} figures")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_cites_papers_and_docs_not_internal_notes(path):
+    text = path.read_text(encoding="utf-8")
+    for internal in ("papers.md", "../shared", "[digest"):
+        assert internal not in text, f"{path.name} cites {internal!r}: cite the paper (key + section) or docs/theory.md"
+
+
+def test_tick_labels_are_legible():
+    from sco.plot import tick_label
+
+    cases = {0.00457305: "0.00457", 0.0209128: "0.0209", 0.437345: "0.437", 2.0: "2", 1600.0: "1600",
+             999.7: "1000", 12345.0: "12300", 1e-5: "1e-5", 2.5e7: "2.5e7", 0.0: "0", -0.0123: "-0.0123"}
+    assert {v: tick_label(v) for v in cases} == cases
+
+
+def test_the_dev_extra_brings_what_the_notebooks_need():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        dev = tomllib.load(fh)["project"]["optional-dependencies"]["dev"]
+    names = {d.split(">")[0].split("=")[0].split("[")[0].strip() for d in dev}
+    # nbclient + ipykernel run them (this file), nbconvert runs them from the command line, ipywidgets draws the bars
+    assert {"nbformat", "nbclient", "ipykernel", "nbconvert", "ipywidgets"} <= names

@@ -334,3 +334,19 @@ def test_cli_prints_table_and_exit_code(capsys, monkeypatch):
     assert "ALIE: z_max(m, f)" in out and "2/2 checks passed" in out
     monkeypatch.setitem(proofs_check.LEMMAS, "alie", lambda: [record("broken", "numeric", False, "x")])
     assert cli.main(["alie"]) == 1
+
+
+def test_cli_without_pepit_skips_the_pep_lemma_with_a_message(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "PEPit", None)  # `import PEPit` now raises ModuleNotFoundError
+    monkeypatch.setattr(proofs_check, "LEMMAS", {k: proofs_check.LEMMAS[k] for k in ("alie", "pep_anytime")})
+    assert cli.main(["alie", "pep_anytime"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("pep_anytime"))
+    assert row.split()[1:3] == ["-", "skip"]
+    assert "not run: PEPit is not installed; pip install pepit==0.5.1" in out
+    assert "2/2 checks passed" in out and "1 lemma(s) skipped (pep_anytime)" in out
+    # a failure elsewhere still fails the run
+    monkeypatch.setitem(proofs_check.LEMMAS, "alie", lambda: [record("broken", "numeric", False, "x")])
+    assert cli.main(["alie", "pep_anytime"]) == 1

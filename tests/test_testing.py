@@ -89,3 +89,50 @@ def test_assert_check_needs_a_check_result():
     failed = CheckResult("claim", "stat", 2.0, (1.5, 2.5), 1.0, "<=", "fail", "detail")
     with pytest.raises(AssertionError, match="FAIL: claim\n  stat: measured 2 \\[1.5, 2.5\\], predicted <= 1"):
         assert_check(failed)
+
+
+# -- the Trace forms ---------------------------------------------------------------------------
+
+
+def as_trace(y):
+    from sco.trace import Trace
+
+    return Trace({"T": 1000}, list(range(y.shape[0])), STEPS.astype(int), {"estimator_error": y,
+                 "worker_error": np.repeat(y[..., None], 3, axis=2)}, constants={**CONSTANTS, "convex": True})
+
+
+def test_the_trace_form_is_the_array_form():
+    y = estimator_errors("mu2sgd")
+    bound = BOUNDS["mu2sgd_estimator_error"]
+    tr = as_trace(y)
+    a = assert_below_bound(tr, "estimator_error", bound, **FAST)
+    b = assert_below_bound(y, bound, dict(CONSTANTS, t=STEPS), param="t", **FAST)
+    assert (a.empirical, a.interval, a.detail) == (b.empirical, b.interval, b.detail)
+    a = assert_rate(tr, "estimator_error", bound=bound, tol=0.1, **FAST)
+    b = assert_rate(STEPS, y, bound=bound, param="t", values=CONSTANTS, tol=0.1, **FAST)
+    assert (a.empirical, a.interval, a.theoretical) == (b.empirical, b.interval, b.theoretical)
+    # steps_from drops the first logged steps, as a mask would
+    a = assert_rate(tr, "estimator_error", expected_exponent=-1.0, tol=0.1, steps_from=50, **FAST)
+    b = assert_rate(STEPS, y, expected_exponent=-1.0, tol=0.1, mask=STEPS >= 50, **FAST)
+    assert (a.empirical, a.interval) == (b.empirical, b.interval)
+
+
+def test_the_trace_form_catches_the_planted_bug_and_says_what_is_wrong():
+    tr = as_trace(estimator_errors("fresh"))
+    bound = BOUNDS["mu2sgd_estimator_error"]
+    with pytest.raises(AssertionError, match=r"exponent in t: measured [01][.\d]* \[.*\], predicted -1 ± 0.1"):
+        assert_rate(tr, "estimator_error", bound=bound, tol=0.1, **FAST)
+    with pytest.raises(AssertionError, match=r"mean\(y\)/bound: measured .* predicted <= 1"):
+        assert_below_bound(tr, "estimator_error", bound=bound, **FAST)
+    with pytest.raises(ValueError, match=r"The 'metric' parameter of assert_rate must be one of the trace's "
+                                         r"metrics \['estimator_error', 'worker_error'\]. Got metric='loss'"):
+        assert_rate(tr, "loss", expected_exponent=-1.0, tol=0.1)
+    with pytest.raises(ValueError, match=r"must be a per-run metric of shape \(runs, logged steps\).*"
+                                         r"trace\['worker_error'\]\[\.\.\., i\]"):
+        assert_below_bound(tr, "worker_error", bound)
+    with pytest.raises(TypeError, match=r"The 'bound' parameter of assert_below_bound must be a Bound"):
+        assert_below_bound(tr, "estimator_error", "mu2sgd_estimator_error")
+    with pytest.raises(TypeError, match=r"The 'bound' parameter of assert_below_bound must be given once"):
+        assert_below_bound(tr, "estimator_error", bound, bound=bound)
+    with pytest.raises(TypeError, match=r"The 'y' parameter of assert_rate must be given"):
+        assert_rate(STEPS, tol=0.1, expected_exponent=-1.0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from .. import progress as progress_bar
 from ..trace import Trace
 from .executors import Batch, make_executor, reason
 from .spec import Cell, Sweep, dtype_name
@@ -166,10 +167,9 @@ class _Reporter:
     def __init__(self, sweep: Sweep, batches: list[Batch], summary: Summary, progress):
         self.summary, self.n, self.i = summary, len(batches), 0
         runs = sum(len(b.seeds) for b in batches)
-        self.bar, self.lines = None, progress is None and not sys.stderr.isatty()
+        self.bar, self.lines = None, progress is None and not progress_bar.auto()
         if progress or (progress is None and not self.lines):
-            from tqdm import tqdm
-            self.bar = tqdm(total=runs, desc=f"sweep {sweep.name}", unit="run", file=sys.stderr)
+            self.bar = progress_bar.bar(total=runs, desc=f"sweep {sweep.name}", unit="run", enabled=True)
         elif self.lines:
             self._log(f"{runs} runs in {self.n} batches to run, {len(summary.skipped)} done before "
                       f"(store {summary.store}, executor {summary.executor})")
