@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import alie, anytime, count_weights, ctma, lower_bound, pep_anytime, staleness, storm
+from . import (alie, anytime, count_weights, ctma, geometric_median, lower_bound, median_sup, pep_anytime, staleness,
+               storm)
 from ._core import Result
 
 # Each entry runs one lemma's checks with the statement as written in its module.
@@ -14,6 +15,8 @@ LEMMAS = {
     "staleness": staleness.run,
     "alie": alie.run,
     "lower_bound": lower_bound.run,
+    "median_sup": median_sup.run,
+    "geometric_median": geometric_median.run,
     "pep_anytime": pep_anytime.run,
 }
 

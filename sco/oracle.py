@@ -233,7 +233,6 @@ class Oracle:
             out.update(zeta=math.sqrt(float(self.zeta_sq(self._reference_point()))), zeta_exact=False)
         else:
             out.update(zeta=0.0, zeta_exact=True)
-        out["sigma_tilde"] = math.sqrt(2 * out["sigma"] ** 2 + 8 * out["D"] ** 2 * out["sigma_L"] ** 2)
         return out
 
     def params(self) -> dict:

@@ -62,7 +62,7 @@ def worst_case_kappa(agg, honest: torch.Tensor, honest_weights=None, *, n_byz: i
     if center is None:
         center = weighted_mean(honest, honest_weights)
     return empirical_kappa(agg, honest, rows, honest_weights, search.get("byz_weights"), lam=search.get("lam"),
-                           center=center, generator=generator.fold("worst_case", "aggregator")[0:1]), rows
+                           center=center, generator=generator.fold("worst_case", "aggregator")), rows
 
 
 # -- theory: the statements of sco.rates.BOUNDS about each rule ---------------------------------------
@@ -234,6 +234,8 @@ def honest_families(h: int, f: int, d: int, lam: float, *, weighted: bool, gener
       :math:`p^\star = \frac{1 - 2\lambda}{2(1 - \lambda)}` at which a Byzantine share lam moves a
       median across the gap (Cantelli's extremal law; the supremum of w-CWMed's ratio,
       ``BOUNDS["cwmed_exact_sup"]``); unweighted, k of the h rows at :math:`e_1` for every k;
+    * ``light_extreme`` (weighted): h - 1 rows at 0 of weight 1 and one at :math:`e_1` of weight
+      0.05, where a rule that ignores the weights is far off;
     * ``construction``: each of the two honest sets of :func:`indistinguishable_instance`
       (unweighted only: the lower-bound instance, with the Byzantine rows left to the search).
     """
@@ -246,6 +248,11 @@ def honest_families(h: int, f: int, d: int, lam: float, *, weighted: bool, gener
     out["clusters"] = (clusters, out["gaussian"][1])
     e1 = torch.zeros(h, d, dtype=dt)
     if weighted:
+        # a heavy center and one light honest row at e_1: a rule that ignores the weights sees the
+        # light row (and the light Byzantine ones) as a share of the count, and moves to it
+        heavy = torch.zeros(h, d, dtype=dt)
+        heavy[-1, 0] = 1.0
+        out["light_extreme"] = (heavy[None], torch.where(torch.arange(h) == h - 1, 0.05, 1.0).to(dt)[None])
         k = max(1, h // 2)
         p_star = (1 - 2 * lam) / (2 * (1 - lam))
         ps = torch.tensor([p_star * (1 + 1e-6), p_star * (1 + 1e-3), p_star * 1.02, p_star * 1.1], dtype=dt)

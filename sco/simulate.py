@@ -494,7 +494,7 @@ class _Simulation:
                                                    .square().sum(-1))
             m["worker_counts"][:, j] = _np(counts)
             m["delay_max"][:, j] = _np(tau_max)
-            m["mu_max"][:, j] = _np(self.delay_sum / t)
+            m["mu_max"][:, j] = _np(self.delay_sum.to(torch.float64) / t)
             m["honest_steps"][:, j] = _np(self.honest_steps)
             drift = (x_t[:, None, :] - self.table_point[:, :h]).norm(dim=-1)  # (R, h)
             m["query_drift"][:, j] = _np((drift / tau.to(drift.dtype)).amax(-1))

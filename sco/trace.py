@@ -72,13 +72,12 @@ class Trace:
         return self.metrics[name][:, idx[0]]
 
     def to_table(self) -> list[dict]:
-        """A tidy table: one row {seed, step, metric, value} per logged number."""
-        rows = []
-        for name, arr in self.metrics.items():
-            for r, seed in enumerate(self.seeds):
-                for j, t in enumerate(self.steps.tolist()):
-                    rows.append({"seed": seed, "step": t, "metric": name, "value": float(arr[r, j])})
-        return rows
+        """A tidy table: one row {seed, step, metric, value} per logged number (and ``worker``
+        for per-worker metrics), as :meth:`columns` gives them."""
+        c = self.columns([])
+        names = ["seed", "step"] + (["worker"] if "worker" in c else []) + ["metric", "value"]
+        rows = [dict(zip(names, vals)) for vals in zip(*(c[k].tolist() for k in names))]
+        return [{k: v for k, v in r.items() if not (k == "worker" and v < 0)} for r in rows]
 
     # -- tidy export: one row per (run, logged step[, worker], metric) --------------------------
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-import reference as ref
+from sco import reference as ref
 from sco.arrivals import Replay
 from sco.domains import Ball, Box, Unconstrained
 from sco.random import Stream
@@ -239,6 +239,8 @@ class Snapshot:
     table: Table
     weights: np.ndarray | None
     workers: list
+    delay_sum: int = 0  # asynchronously: sum over steps s <= t of tau_s^max (DL24b's delay, staleness + 1)
+    honest_steps: int = 0  # t_G
 
 
 def _sq(v) -> float:
@@ -275,8 +277,24 @@ METRICS = {
     # asynchronous only: the rows' mean age and the Byzantine rows' share, weighted like the aggregate
     "staleness": lambda s: float((_weights(s) * (s.t - np.array(s.table.steps))).sum() / _weights(s).sum()),
     "byzantine_weight": lambda s: float(_weights(s)[s.plan.h:].sum() / _weights(s).sum()),
+    # the quantities of DL24b's Lemma B.1, Thm. 4.1, Lemma 4.1 and Thm. 4.2
+    "delay_max": lambda s: float(s.t - min(s.table.steps) + 1),
+    "mu_max": lambda s: s.delay_sum / s.t,
+    "honest_steps": lambda s: float(s.honest_steps),
+    "query_drift": lambda s: max(float(np.sqrt(_sq(s.x - s.table.points[i]))) / (s.t - s.table.steps[i] + 1)
+                                 for i in range(s.plan.h)),
+    "worker_error": lambda s: [_sq(_eps(s, i)) for i in range(s.plan.h)],
+    "weighted_worker_error": lambda s: _sq(sum(s.table.counts[i] * _eps(s, i) for i in range(s.plan.h))
+                                           / s.table.counts[:s.plan.h].sum()),
+    "worker_counts": lambda s: list(s.table.counts),
 }
-ASYNC_METRICS = ("staleness", "byzantine_weight")
+ASYNC_METRICS = ("staleness", "byzantine_weight", "delay_max", "mu_max", "honest_steps", "query_drift",
+                 "worker_error", "weighted_worker_error", "worker_counts")
+
+
+def _eps(s: Snapshot, i: int):
+    """Honest worker i's error at the point its message was computed at."""
+    return s.table.rows[i] - _at(s.plan.objective.grad, s.table.points[i])
 
 
 def measure(s: Snapshot) -> dict:
@@ -313,13 +331,14 @@ def _workers(run, x1):
     return honest, byz
 
 
-def _step(run, t, table, weights, honest):
+def _step(run, t, table, weights, honest, **extra):
     """Aggregate, step the server, and log."""
     x_t = run.server.x
     d_hat = aggregate(run, table.rows, weights, t)
     run.server.step(d_hat)
     if t in run.plan.log:
-        run.logged.append(measure(Snapshot(run.plan, t, x_t, run.server.out, d_hat, table, weights, honest)))
+        run.logged.append(measure(Snapshot(run.plan, t, x_t, run.server.out, d_hat, table, weights, honest,
+                                           **extra)))
 
 
 def run_sync(run, x1) -> dict:
@@ -355,7 +374,7 @@ def run_async(run, x1) -> dict:
     if p.f:
         rows += [w.d for w in byz] if p.label_flip else attack(run, rows, None, p.f, 0)
     table = Table(rows, [1] * p.m, [x1] * p.m, np.ones(p.m))
-    stale = []
+    stale, delay_sum, honest_steps = [], 0, 0
     for t in range(1, p.T + 1):
         arriving = who[t - 1] if isinstance(who[t - 1], list) else [who[t - 1]]
         # 1. the arriving workers deliver their in-flight messages and their counts grow by one
@@ -364,17 +383,20 @@ def run_async(run, x1) -> dict:
             if workers[i] is not None:
                 table.rows[i], table.steps[i], table.points[i] = workers[i].d, workers[i].step, workers[i].at
         # ... then the omniscient attacker sees every honest row of the table, this step's
-        # deliveries included, with the honest counts, and answers for each Byzantine arrival
+        # deliveries included, with the honest counts, and computes one row per Byzantine worker
+        # (as synchronously); each arriving Byzantine worker delivers its own
         omniscient = [i for i in arriving if workers[i] is None]
         if omniscient:
-            fresh = attack(run, table.rows[:p.h], table.counts[:p.h], len(omniscient), t)
-            for i, row in zip(omniscient, fresh):
-                table.rows[i], table.steps[i], table.points[i] = row, t, run.server.x
+            fresh = attack(run, table.rows[:p.h], table.counts[:p.h], p.f, t)
+            for i in omniscient:
+                table.rows[i], table.steps[i], table.points[i] = fresh[i - p.h], t, run.server.x
         stale.append([t - table.steps[i] for i in arriving])
+        delay_sum += t - min(table.steps) + 1
+        honest_steps += sum(i < p.h for i in arriving)
         # 2.-3. aggregate with the step's weights, and step
         given = not isinstance(p.weights, str)
         weights = p.weights.numpy() if given else table.counts if p.weights == "counts" else None
-        _step(run, t, table, weights, honest)
+        _step(run, t, table, weights, honest, delay_sum=delay_sum, honest_steps=honest_steps)
         # 4. the arriving workers compute their next message at x_{t+1}
         if t < p.T:
             for i in arriving:

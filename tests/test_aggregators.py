@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as ref
+from sco import reference as ref
 from sco.aggregators import (AGGREGATORS, Aggregator, bucket_size, bucketing, centered_clipping, ctma,
                              cwmed, cwtm, geometric_median, krum, mean, multi_krum, nnm, parse, rfa)
 from sco.random import Stream

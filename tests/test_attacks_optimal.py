@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference as ref
+from sco import reference as ref
 from sco.aggregators import parse
 from sco.attacks import ATTACKS, make_attack
 from sco.attacks_optimal import optimal_alie, optimal_ipm

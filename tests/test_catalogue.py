@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as ref
+from sco import reference as ref
 from sco.aggregators import AGGREGATORS, META_AGGREGATORS, arc, caf, clipping, flag, mda, meamed, monna, parse, smea
 from sco.random import Stream
 

@@ -10,6 +10,13 @@ import torch
 from sco.rates import BOUNDS, Bound, CheckResult, calibrate_terms, check_bound, check_exponent, check_rate, \
     fit_power_law, regime_mask
 
+# rates written for these tests: tight shapes (Theta), so their exponent checks ask '=='
+MU2 = Bound("test_mu2sgd", "L*D**2/T + sigma_tilde*D/sqrt(T)", kind="shape", order="Theta", source="[test]",
+            claim="A tight two-term rate.", quantity="E[f(x_T) - f*]", provenance="recalled")
+SYNC = Bound("test_sync", "L*D**2/T + sigma_tilde*D/sqrt(m*T) + sigma_tilde*D*sqrt(kappa/T)", kind="shape",
+             order="Theta", source="[test]", claim="A tight three-term rate.", quantity="E[f(x_T) - f*]",
+             provenance="recalled")
+
 X = np.geomspace(10, 1e4, 8)
 
 
@@ -56,8 +63,8 @@ def test_wrong_exponents_are_rejected():
     y = planted(-0.6, n_seeds=16, noise=0.2, seed=3)
     fit = fit_power_law(X, y)
     assert not fit.contains(-0.5, tol=0.02)
-    assert check_exponent(fit, -0.5, tol=0.02).verdict == "fail"
-    assert check_exponent(fit_power_law(X, planted(-0.5, seed=4)), -1.0, tol=0.05).verdict == "fail"
+    assert check_exponent(fit, -0.5, tol=0.02, relation="==").verdict == "fail"
+    assert check_exponent(fit_power_law(X, planted(-0.5, seed=4)), -1.0, tol=0.05, relation="==").verdict == "fail"
     # power over repetitions: -0.6 vs -0.5 is rejected in at least 45 of 50 data sets
     rejected = sum(not fit_power_law(X, planted(-0.6, n_seeds=16, noise=0.2, seed=100 + r), n_boot=500,
                                      seed=r).contains(-0.5) for r in range(50))
@@ -128,32 +135,32 @@ VALS = dict(L=0.5, D=1.0, sigma_tilde=0.4)  # crossover (L D/sigma_tilde)^2 = 1.
 
 def test_check_rate_against_a_bound_picks_the_regime_itself():
     T = np.geomspace(1, 1e5, 11)
-    r = check_rate(T, _mu2sgd_data(T, VALS), bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
+    r = check_rate(T, _mu2sgd_data(T, VALS), bound=MU2, param="T", values=VALS, tol=0.05)
     assert r.passed and r.theoretical == -0.5 and r.relation == "=="
-    assert r.data["term"] == "D*sigma_tilde/sqrt(T)" and r.source == BOUNDS["mu2sgd"].source
+    assert r.data["term"] == "D*sigma_tilde/sqrt(T)" and r.source == MU2.source
     assert np.array_equal(r.data["in_regime"], T >= 16 * 1.5625)
     assert r.data["max_curvature_bias"] == pytest.approx(0.2 * 0.5)
     quiet = dict(VALS, sigma_tilde=0.004)  # crossover at T = 15625
-    fast = check_rate(T, _mu2sgd_data(T, quiet), bound=BOUNDS["mu2sgd"], param="T", values=quiet, term=0, tol=0.05)
+    fast = check_rate(T, _mu2sgd_data(T, quiet), bound=MU2, param="T", values=quiet, term=0, tol=0.05)
     assert fast.theoretical == -1.0 and fast.passed
 
 
 def test_check_rate_can_fail():
     T = np.geomspace(1, 1e5, 11)
     # a method whose noisy phase decays like T^-1/3 instead of T^-1/2
-    bad = check_rate(T, _mu2sgd_data(T, VALS, a_slow=-1 / 3), bound=BOUNDS["mu2sgd"], param="T", values=VALS,
+    bad = check_rate(T, _mu2sgd_data(T, VALS, a_slow=-1 / 3), bound=MU2, param="T", values=VALS,
                      tol=0.05)
     assert bad.verdict == "fail" and "FAIL" in str(bad)
     with pytest.raises(ValueError, match=r"The 'x' parameter of check_rate must have at least 2 grid points where "
                        r"the term D\*\*2\*L/T carries >= 80% of the bound.*T in \[0, 0.09766\]"):
-        check_rate(T, _mu2sgd_data(T, VALS), bound=BOUNDS["mu2sgd"], param="T", values=VALS, term=0, tol=0.05)
+        check_rate(T, _mu2sgd_data(T, VALS), bound=MU2, param="T", values=VALS, term=0, tol=0.05)
 
 
 def test_check_rate_on_an_excess_over_the_delta_zero_baseline():
     rng = np.random.default_rng(5)
     delta = np.geomspace(0.02, 0.4, 6)
     base = 0.05 + 0.01 * rng.standard_normal(16)
-    b = BOUNDS["byzantine_sync"].subs(kappa="delta")  # CTMA: kappa = O(delta)
+    b = SYNC.subs(kappa="delta")  # CTMA: kappa = O(delta)
     vals = dict(L=1.0, D=1.0, sigma_tilde=1.0, m=16, T=1000)
     noise = np.exp(0.2 * rng.standard_normal((16, 6)))
     good = base[:, None] + 0.03 * np.sqrt(delta) * noise
@@ -173,8 +180,10 @@ def test_undefined_bootstrap_exponents_make_the_check_inconclusive():
     y[:, 3] = [1.0, 1.0, 1.0, -2.9]
     fit = fit_power_law(X[:4], y)
     assert fit.n_invalid > 0.05 * fit.n_boot
-    r = check_exponent(fit, -1.0, tol=0.1)
+    r = check_exponent(fit, -1.0, tol=0.1, relation="==", min_seeds=4)
     assert r.verdict == "inconclusive" and not r.passed and "nonpositive mean" in r.detail
+    # and with fewer seeds than the statistic needs, inconclusive whatever the data
+    assert "needs at least 8 seeds" in check_exponent(fit, -1.0, tol=0.1, relation="==").detail
 
 
 def test_check_rate_with_a_plain_exponent():
@@ -184,7 +193,7 @@ def test_check_rate_with_a_plain_exponent():
 
 @pytest.mark.parametrize("kw, match", [
     (dict(), "The 'bound' parameter of check_rate must be given, or else expected_exponent"),
-    (dict(bound=BOUNDS["mu2sgd"], expected_exponent=-1.0), "must be given, or else expected_exponent, but not both"),
+    (dict(bound=MU2, expected_exponent=-1.0), "must be given, or else expected_exponent, but not both"),
     (dict(expected_exponent=-1.0, tol=-1), "The 'tol' parameter of check_rate must be >= 0"),
 ])
 def test_check_rate_validates(kw, match):
@@ -257,28 +266,28 @@ def test_check_bound_false_failure_rate_at_the_bound():
 
 
 def test_check_bound_instancewise_and_lower_bounds():
-    # robustness lower bound f/(m - 2f): a worst case found per seed must reach it
+    # robustness lower bound lam/(1 - 2 lam) = f/(m - 2f): a worst case found per seed must reach it
     lower = BOUNDS["robustness_lower"]
     m = np.array([9.0, 17.0])
     f = np.array([2.0, 4.0])
     floor = f / (m - 2 * f)  # by hand: 0.4, 0.444
     found = floor * np.array([[1.2, 1.5], [1.1, 1.3], [1.01, 1.4]])
-    r = check_bound(found, lower, dict(m=m, f=f), instancewise=True)
+    r = check_bound(found, lower, dict(lam=f / m), instancewise=True)
     assert r.passed and r.relation == ">=" and r.empirical == pytest.approx(1.01) and r.interval is None
-    assert not check_bound(found * 0.9, lower, dict(m=m, f=f), instancewise=True).passed
+    assert not check_bound(found * 0.9, lower, dict(lam=f / m), instancewise=True).passed
     # CTMA's instance-wise inequality with per-instance anchor ratios
     ctma = BOUNDS["ctma_kappa"]
     kb = np.array([0.5, 2.0, 4.0])
     q = 0.25 / 0.75
     rhs = 8 * q * (1 + q * kb)
-    assert check_bound(0.6 * rhs[None], ctma, dict(delta=0.25, kappa_base=kb), instancewise=True).passed
-    assert not check_bound(1.01 * rhs[None], ctma, dict(delta=0.25, kappa_base=kb), instancewise=True).passed
+    assert check_bound(0.6 * rhs[None], ctma, dict(lam=0.25, kappa_base=kb), instancewise=True).passed
+    assert not check_bound(1.01 * rhs[None], ctma, dict(lam=0.25, kappa_base=kb), instancewise=True).passed
 
 
 def test_check_bound_exact_identity():
     ratio = BOUNDS["count_weight_variance_ratio"]
     i = np.arange(1, 10)
-    p = 2 * i / 90  # 'id' sampler, n = 9 honest workers: ratio 1.572 (papers.md §7.4)
+    p = 2 * i / 90  # 'id' sampler, n = 9 honest workers: ratio (1/81) sum_i 45/i = 1.572
     rng = np.random.default_rng(3)
     measured = 1.572 * np.exp(0.05 * rng.standard_normal(24))
     assert check_bound(measured, ratio, dict(p=p)).passed
@@ -288,12 +297,12 @@ def test_check_bound_exact_identity():
 
 
 @pytest.mark.parametrize("bound, y, values, kw, match", [
-    (BOUNDS["mu2sgd"], np.ones((3, 2)), {}, {}, "The 'bound' parameter of check_bound must have stated constants"),
-    (EST, np.ones((3, 2)), dict(EVALS, t=np.arange(1.0, 4.0)), {}, "must make the bound a scalar or a vector of n_grid=2"),
-    (EST, np.ones((3, 2)), dict(EVALS, t=1.0), dict(relation="<"), "The 'relation' parameter of check_bound must be"),
+    (MU2, np.ones((3, 2)), {}, {}, "The 'bound' parameter of check_bound must have stated constants"),
+    (EST, np.ones((3, 2)), dict(EVALS, t=np.arange(1.0, 4.0)), {}, "must make the bound a scalar, a vector of n_grid=2"),
+    (EST, np.ones((3, 2)), dict(EVALS, t=1.0), dict(min_seeds=1), "The 'min_seeds' parameter of check_bound must be"),
     (EST, np.ones((3, 2)), dict(EVALS, t=1.0), dict(tol=-0.1), "The 'tol' parameter of check_bound must be >= 0"),
     (EST, np.full((3, 2), np.nan), dict(EVALS, t=1.0), {}, "The 'y' parameter of check_bound must hold finite"),
-    (BOUNDS["sgd_estimator_error"], np.ones((3, 2)), dict(sigma=0.0), {}, "must make the bound finite and positive"),
+    (BOUNDS["dl24b_eq2"], np.ones((3, 2)), dict(sigma=0.0), {}, "must make the bound finite and positive"),
 ])
 def test_check_bound_validates(bound, y, values, kw, match):
     with pytest.raises(ValueError, match=match):
@@ -306,11 +315,13 @@ def test_check_result_row_json_and_text():
     t, y = _below(0.5)
     res = check_bound(y, EST, {**EVALS, "t": t})
     row = res.row()
-    assert set(row) == {"claim", "source", "statistic", "predicted", "measured", "verdict"}
+    assert set(row) == {"claim", "source", "statistic", "predicted", "measured", "verdict", "bound", "provenance",
+                        "verified", "finding"}
+    assert row["bound"] == EST.name and row["provenance"] == "derived" and row["verified"] == "no"
     assert row["predicted"] == "<= 1" and row["verdict"] == "pass" and "[" in row["measured"]
     json.dumps(res.to_dict(), allow_nan=False)
     T = np.geomspace(1, 1e5, 11)
-    rate = check_rate(T, _mu2sgd_data(T, VALS), bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
+    rate = check_rate(T, _mu2sgd_data(T, VALS), bound=MU2, param="T", values=VALS, tol=0.05)
     d = json.loads(json.dumps(rate.to_dict(), allow_nan=False))
     assert d["fit"]["exponent"] == pytest.approx(rate.empirical) and d["data"]["param"] == "T"
     assert d["data"]["grid"] == pytest.approx(list(T)) and d["theoretical"] == -0.5
@@ -324,7 +335,7 @@ def test_check_result_row_json_and_text():
 
 def test_a_user_defined_bound_works_end_to_end():
     b = Bound("my_rate", "C0*T**(-0.75)", kind="shape", source="[test]", claim="Decays like T^-3/4.",
-              quantity="err", tag="D", symbols={"C0": "a constant"})
+              quantity="err", provenance="recalled", symbols={"C0": "a constant"})
     r = check_rate(X, planted(-0.75, seed=21), bound=b, param="T", values=dict(C0=1.0), tol=0.03)
     assert r.passed and r.theoretical == -0.75
 
@@ -333,8 +344,8 @@ def test_check_rate_does_not_depend_on_the_grid_order():
     T = np.geomspace(1, 1e5, 11)
     y = _mu2sgd_data(T, VALS)
     order = np.random.default_rng(0).permutation(len(T))
-    a = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
-    b = check_rate(T[order], y[:, order], bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.05)
+    a = check_rate(T, y, bound=MU2, param="T", values=VALS, tol=0.05)
+    b = check_rate(T[order], y[:, order], bound=MU2, param="T", values=VALS, tol=0.05)
     assert b.empirical == pytest.approx(a.empirical, abs=1e-12) and b.fit.used.sum() == a.fit.used.sum()
 
 
@@ -344,24 +355,24 @@ def test_calibration_places_a_shape_bounds_crossover_where_the_data_has_it():
     T = np.geomspace(1, 1e9, 19)
     rng = np.random.default_rng(8)
     y = (100 * 0.5 / T + 0.4 / np.sqrt(T)) * np.exp(0.1 * rng.standard_normal((10, len(T))))
-    raw = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.02)
+    raw = check_rate(T, y, bound=MU2, param="T", values=VALS, tol=0.02)
     assert raw.verdict == "fail"  # the uncalibrated regime T >= 25 still feels the 1/T term
-    cal = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T", values=VALS, tol=0.02, calibrate=True)
+    cal = check_rate(T, y, bound=MU2, param="T", values=VALS, tol=0.02, calibrate=True)
     assert cal.passed and cal.data["calibrated"]
     assert cal.data["term_constants"] == pytest.approx([100, 1], rel=0.1) and cal.data["term"] == "D*sigma_tilde/sqrt(T)"
     assert np.array_equal(cal.data["in_regime"], T >= 16 * 15625 * 0.9)  # (s/(1-s))^2 = 16, 10% noise slack
-    scaled = calibrate_terms(BOUNDS["mu2sgd"], "T", T, y.mean(0), VALS)
+    scaled = calibrate_terms(MU2, "T", T, y.mean(0), VALS)
     assert scaled.crossover("T", 0, 1, VALS) == [pytest.approx(15625, rel=0.1)]
     with pytest.raises(ValueError, match="The 'center' parameter of calibrate_terms must hold at least 2 finite"):
-        calibrate_terms(BOUNDS["mu2sgd"], "T", T, -y.mean(0), VALS)
+        calibrate_terms(MU2, "T", T, -y.mean(0), VALS)
 
 
 def test_check_rate_takes_values_aligned_with_the_grid_outside_the_regime_too():
     # a bound whose noise term dominates only at large T: the regime drops the small-T points,
     # and a per-point value of another parameter must follow the grid into it
     T = np.array([10.0, 30, 100, 300, 1000, 3000, 10000])
-    y = np.vstack([1 / T + 0.3 / np.sqrt(T) * (1 + 0.01 * s) for s in range(4)])
+    y = np.vstack([1 / T + 0.3 / np.sqrt(T) * (1 + 0.01 * s) for s in range(8)])
     sigma = np.full(T.shape, 0.3)
-    res = check_rate(T, y, bound=BOUNDS["mu2sgd"], param="T",
+    res = check_rate(T, y, bound=MU2, param="T",
                      values={"L": 1.0, "D": 1.0, "sigma_tilde": sigma}, tol=0.1)
     assert res.passed and res.data["in_regime"].sum() < len(T)

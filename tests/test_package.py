@@ -27,30 +27,57 @@ def test_core_imports_without_optional_dependencies():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_sco_verify_default_suite_passes_and_writes_a_report(tmp_path, capsys):
-    assert cli.main(["verify", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "claims held" in out and "FAIL" not in out
-    data = json.loads((tmp_path / "results.json").read_text())
+def test_sco_verify_default_suite_passes_and_writes_a_report(verify_default, capsys):
+    """The quick default suite, run once per session (the verify_default fixture of conftest.py)."""
+    code, out, path = verify_default
+    assert code == 0, out
+    assert "claims held" in out and "FAILED" not in out
+    data = json.loads((path / "results.json").read_text())
     assert all(c["verdict"] == "pass" for c in data["claims"])
     from sco.verify import CLAIMS
     assert {c["name"] for c in data["claims"]} == set(CLAIMS)
-    for name in CLAIMS:
-        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
-    assert "<img" in (tmp_path / "report.html").read_text()
+    assert re.search(r"\d+ of \d+ claims held, \d+ of them against statements verified from the papers' text",
+                     data["summary"])
+    for name, c in CLAIMS.items():
+        if any(r["name"] == name and r["checks"] for r in data["claims"]) and (path / f"{name}.png").exists():
+            assert (path / f"{name}.png").stat().st_size > 10_000
+    page = (path / "report.html").read_text()
+    assert "<img" in page and "Coverage" in page and "The statements" in page
+    assert "(verified)" in page  # provenance is shown per check
 
 
-def test_sco_verify_exits_nonzero_on_a_failed_claim(tmp_path, monkeypatch, capsys):
-    from test_claims import false_theory
-    false_theory("sgd_estimator_error", "sigma**2/t")(monkeypatch)
-    assert cli.main(["verify", "--claim", "sgd_estimator_error", "--out", str(tmp_path)]) == 1
-    assert "FAIL" in capsys.readouterr().out
+def test_sco_verify_exits_nonzero_on_a_failed_claim(tmp_path, capsys):
+    from sco.verify.mutants import MUTANTS
+    with MUTANTS["alie_sign_flipped"].plant():
+        assert cli.main(["verify", "--claim", "attack_calibration", "--out", str(tmp_path)]) == 1
+    assert "FAILED" in capsys.readouterr().out
 
 
-def test_sco_verify_rejects_unknown_claims_and_too_few_seeds(tmp_path, capsys):
+def test_sco_verify_rejects_bad_arguments_before_running(tmp_path, capsys, monkeypatch):
+    import sco.verify.core as core
+
+    def never(self, ctx=None):
+        raise AssertionError("a claim ran")
+    monkeypatch.setattr(core.Claim, "run", never)
     assert cli.main(["verify", "--claim", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown claim(s) ['nope']" in capsys.readouterr().err
     assert cli.main(["verify", "--seeds", "1", "--out", str(tmp_path)]) == 2
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["verify", "--out", str(blocker)]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+    assert cli.main(["verify", "--device", "tpu", "--out", str(tmp_path)]) == 2
+    assert "--device must be cpu or cuda" in capsys.readouterr().err
+    assert cli.main(["verify", "--kappa", "lam", "--out", str(tmp_path)]) == 2
+    assert cli.main(["verify", "--aggregator", "nomodule:fn", "--out", str(tmp_path)]) == 2
+    assert "cannot be loaded" in capsys.readouterr().err
+
+
+def test_sco_verify_lists_the_claims_with_what_they_cover(capsys):
+    assert cli.main(["verify", "--list"]) == 0
+    out = capsys.readouterr().out
+    from sco.verify import CLAIMS
+    assert all(name in out for name in CLAIMS) and "covers: " in out and "dl24b_thm42 (transcribed)" in out
 
 
 def test_sco_verify_reads_runs_from_a_store(tmp_path, monkeypatch, capsys):

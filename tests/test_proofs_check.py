@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import proofs_check
-from proofs_check import (__main__ as cli, alie, anytime, count_weights, ctma, lower_bound, pep_anytime,
+from proofs_check import (__main__ as cli, alie, anytime, count_weights, ctma, geometric_median, lower_bound,
+                          median_sup, pep_anytime,
                           staleness, storm)
 from proofs_check._core import nonneg_on_integers, nonneg_polynomial_coefficients, record
 
@@ -60,7 +61,8 @@ def test_record_rejects_unknown_method():
 # -- the statements as written pass --------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [anytime, storm, count_weights, staleness, alie, lower_bound])
+@pytest.mark.parametrize("module", [anytime, storm, count_weights, staleness, alie, lower_bound, median_sup,
+                                    geometric_median])
 def test_lemma_passes(module):
     for result in module.run():
         assert_passes(result)
@@ -322,7 +324,7 @@ def test_pep_best_eta_rejects_too_small_constant():
 
 def test_registry_names_every_lemma_module():
     assert list(proofs_check.LEMMAS) == ["anytime", "storm", "ctma", "count_weights", "staleness", "alie",
-                                         "lower_bound", "pep_anytime"]
+                                         "lower_bound", "median_sup", "geometric_median", "pep_anytime"]
     with pytest.raises(ValueError, match="'names' parameter of run_all"):
         proofs_check.run_all(["nope"])
 
@@ -350,3 +352,9 @@ def test_cli_without_pepit_skips_the_pep_lemma_with_a_message(capsys, monkeypatc
     # a failure elsewhere still fails the run
     monkeypatch.setitem(proofs_check.LEMMAS, "alie", lambda: [record("broken", "numeric", False, "x")])
     assert cli.main(["alie", "pep_anytime"]) == 1
+
+
+def test_the_median_supremum_and_the_gm_chain_fail_for_wrong_statements():
+    lam = median_sup.lam
+    assert_fails(median_sup.check_two_point(claim=lambda: 1 / (1 - lam)))  # too small a supremum
+    assert_fails(median_sup.check_cantelli(claim=lambda: 1 + lam, n=500))  # exceeded by the two-point family

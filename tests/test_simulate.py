@@ -139,8 +139,10 @@ def test_trace_round_trip_and_tidy_table(tmp_path):
     for k in tr.events:
         assert np.array_equal(back.events[k], tr.events[k])
     rows = tr.to_table()
-    assert len(rows) == tr.R * len(tr.steps) * len(tr.metrics)
+    # one row per logged number: per-worker metrics (R, n, m) give m rows per run and step
+    assert len(rows) == sum(np.size(v) for v in tr.metrics.values())
     assert set(rows[0]) == {"seed", "step", "metric", "value"}
+    assert {"seed", "step", "worker", "metric", "value"} in [set(r) for r in rows]
     assert tr.config["algorithm"] == {"name": "mu2sgd", "eta": 0.01} and tr.config["aggregator"] == "mean"
     assert tr.constants["sigma_L"] == 0.4 and tr.constants["m"] == 4
 

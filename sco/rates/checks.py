@@ -288,7 +288,8 @@ def check_rate(x, y, *, tol: float, bound: Bound | None = None, expected_exponen
                                     grid[keep].shape) for j, t in enumerate(bound.terms) if t != 0}
         predicted = float(np.mean(a_all[k]))
         spread = max(float(np.max(np.abs(aj - a_all[k]))) for aj in a_all.values())
-        data.update(term=term_texts[k], term_index=k, share=share, max_curvature_bias=(1 - share) * spread)
+        data.update(term=term_texts[k], term_index=k, share=share, in_regime=in_regime,
+                    max_curvature_bias=(1 - share) * spread)
         where = (f"Fitted {int(keep.sum())} of {len(grid)} grid points, where the term {term_texts[k]} carries "
                  f">= {share:.0%} of the bound (there the bound's own slope is {bound_slope:+.3f}).")
     _checks.one_of(owner, "limit", limit, ("infinity", "zero"))

@@ -81,8 +81,7 @@ DL24: tuple[Bound, ...] = (
     Bound(
         "dl24b_thm41_weighted", "sigma_tilde**2/t_G", kind="upper", source="[DL24b, Thm. 4.1]",
         provenance="transcribed", quantity="E||sum_G s eps / sum_G s||^2",
-        quantity_latex=r"\mathbb{E}\|\tfrac{1}{\sum_{\mathcal G} s_t^{(i)}}\sum_{\mathcal G} s_t^{(i)}"
-                       r"\varepsilon_t^{(i)}\|^2",
+        quantity_latex=r"\mathbb{E}\|\frac{\sum_{i \in G} s_t^{(i)} \varepsilon_t^{(i)}}{\sum_{i \in G} s_t^{(i)}}\|^2",
         claim="The count-weighted mean of the honest workers' errors has squared norm at most sigma_tilde^2/t_G, "
               "t_G the number of honest iterations up to t: as good as pooling every honest sample.",
         statement="... and E||(1/sum_{i in G} s_t^(i)) sum_{i in G} s_t^(i) eps_t^(i)||^2 <= sigma_tilde^2 / t_G, "

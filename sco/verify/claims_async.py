@@ -6,7 +6,6 @@ import numpy as np
 
 from ..arrivals import profile
 from ..rates import BOUNDS, CheckResult, check_bound, check_rate, check_ratio, symbol
-from ..robustness import theoretical_kappa
 from .claims_rates import BALL_QUAD, PLAIN, T_grid, rate
 from .core import Figure, Series, claim, experiment, run, run_final
 
@@ -29,7 +28,7 @@ def _sigma_tilde_values(tr):
        "E||eps_t^(i)||^2 <= sigma_tilde^2 / s_t^(i), and the count-weighted mean error is <= sigma_tilde^2 / t_G, "
        "sigma_tilde^2 = 2 sigma^2 + 32 D^2 K^2 sigma_L^2 with K the measured delay ratio.",
        family="async", bounds=("dl24b_thm41_worker", "dl24b_thm41_weighted"), seconds=4,
-       covers=("estimator:storm", "arrivals:speeds", "arrivals:compute_times", "weights:counts"))
+       covers=("estimator:storm", "arrivals:speeds", "arrivals:compute_times", "weights:counts"), uses=("algorithm",))
 def _thm41(ctx):
     T, h = ctx.size(1500, 6000), 6
     checks, series = [], []
@@ -38,7 +37,7 @@ def _thm41(ctx):
               {"name": "gaussian", "sigma": 1.0, "sigma_L": 0.5}))
     for label, arrivals, noise in cases:
         tr = run(ctx, experiment(ctx, objective=BALL_QUAD, noise=noise, m=h, T=T, seeds=ctx.seeds(24),
-                                 algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}, arrivals=arrivals))
+                                 algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}, arrivals=arrivals))
         vals = _sigma_tilde_values(tr)
         y, s = _per_worker(tr, h)
         # s ||eps||^2 <= sigma_tilde^2: the bound at s = 1, per run (K is the run's own)
@@ -64,11 +63,12 @@ def _thm41(ctx):
 @claim("dl24b_lemma41",
        "DL24b Lemma 4.1 with the constants of its proof: without Byzantine updates (c_lam = 0) the count-weighted "
        "aggregate of asynchronous mu^2-SGD estimates has error <= 8 sigma_tilde^2/t + 64 (tau_t^max D L)^2/t^2.",
-       family="async", bounds=("dl24b_lemma41",), seconds=2, covers=("aggregator:mean[weighted]", "weights:counts"))
+       family="async", bounds=("dl24b_lemma41",), seconds=2, covers=("aggregator:mean[weighted]", "weights:counts"),
+       uses=("algorithm",))
 def _lemma41(ctx):
     T, h = ctx.size(2000, 8000), 8
     tr = run(ctx, experiment(ctx, objective=BALL_QUAD, noise=PLAIN, m=h, T=T, seeds=ctx.seeds(16),
-                             algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}, arrivals=_ID))
+                             algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}, arrivals=_ID))
     c = tr.constants
     vals = {**_sigma_tilde_values(tr), "L": c["L"], "c_lam": 0.0, "m": h, "t": tr.steps,
             "tau_max": tr["delay_max"]}
@@ -89,7 +89,7 @@ def _lemma41(ctx):
        family="async", bounds=("count_weight_variance_ratio",), seconds=4,
        covers=("weights:counts", "weights:uniform", "aggregator:mean[weighted]"))
 def _count_weights(ctx):
-    n, T, d = 8, ctx.size(3000, 12000), 64
+    n, T, d = 8, ctx.size(2000, 12000), 32
     seeds = ctx.seeds(64)
     base = experiment(ctx, objective={"name": "quadratic", "d": d, "seed": 3}, noise=PLAIN, m=n, T=T, seeds=seeds,
                       algorithm={"name": "mu2sgd", "eta": 1e-12}, arrivals=_ID)
@@ -110,8 +110,8 @@ def _count_weights(ctx):
 def _async_exp(ctx, *, T, m, f, lam, seeds):
     # on a ball: Thm. 4.2 assumes a compact domain, and unconstrained runs with delays of tens of
     # steps oscillate and diverge late (docs/theory.md, "Findings")
-    return experiment(ctx, objective=BALL_QUAD, noise=PLAIN, m=m, f=f, attack="alie", aggregator="ctma(cwmed)", T=T,
-                      seeds=seeds, algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}, log=[T],
+    return experiment(ctx, objective=BALL_QUAD, noise=PLAIN, m=m, f=f, attack="alie", aggregator=ctx.aggregator, T=T,
+                      seeds=seeds, algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}, log=[T],
                       arrivals={"name": "speeds", "speeds": "id", "lam": lam})
 
 
@@ -119,7 +119,8 @@ def _async_exp(ctx, *, T, m, f, lam, seeds):
        "Asynchronous mu^2-SGD with count-weighted CTMA(CWMed) under ALIE and skewed arrivals follows DL24b Theorem "
        "4.2's shape in T, m and lam: O((G* D + L D^2 mu_max sqrt(1 + c_lam))/T + D sigma_tilde sqrt(1 + c_lam m)/"
        "sqrt(T)), with the measured mu_max and the printed c_lam of w-CTMA(w-CWMed).",
-       family="async", bounds=("dl24b_thm42", "dl24b_lemma_31", "dl24b_lemma_c3"), seconds=8,
+       family="async", bounds=("dl24b_thm42", "dl24b_lemma_31", "dl24b_lemma_c3"), seconds=9,
+       uses=("aggregator", "algorithm"),
        covers=("meta:ctma[weighted]", "aggregator:cwmed[weighted]", "attack:alie", "arrivals:speeds"))
 def _async_rate(ctx):
     seeds = ctx.seeds(8)
@@ -128,7 +129,7 @@ def _async_rate(ctx):
     def values(trs, m, lam):
         c = trs[0].constants
         return {"G_star": c["G_star"], "L": c["L"], "D": c["D"], "sigma": c["sigma"], "sigma_L": 0.0,
-                "K": 1.0, "m": m, "c_lam": theoretical_kappa("ctma(cwmed)", lam=lam).value,
+                "K": 1.0, "m": m, "c_lam": ctx.c_lam(lam=lam),
                 "mu_max": np.array([tr.final("mu_max").mean() for tr in trs])}
 
     Ts = T_grid(ctx)
@@ -138,8 +139,8 @@ def _async_rate(ctx):
                detail="7 honest workers arriving with p_i ∝ i, 2 Byzantine arriving in 20% of the steps.")
     checks.append(chk)
     series.append(Series("in T (m = 9, lam = 0.2)", Ts, y, chk.fit))
-    ms = np.array(ctx.size((5, 9, 17, 33), (5, 9, 17, 33, 65)))
-    T = ctx.size(800, 3200)
+    ms = np.array(ctx.size((5, 9, 17), (5, 9, 17, 33, 65)))
+    T = ctx.size(600, 3200)
     trs = [run(ctx, _async_exp(ctx, T=T, m=int(m), f=max(1, int(m) // 4), lam=0.2, seeds=seeds)) for m in ms]
     y = np.stack([tr.final("excess") for tr in trs], axis=1)
     vals = values(trs, ms, 0.2)
@@ -151,10 +152,11 @@ def _async_rate(ctx):
     lams = np.array(ctx.size((0.05, 0.1, 0.2, 0.3), (0.025, 0.05, 0.1, 0.2, 0.3, 0.4)))
     trs = [run(ctx, _async_exp(ctx, T=T, m=9, f=2, lam=float(lam), seeds=seeds)) for lam in lams]
     y = np.stack([tr.final("excess") for tr in trs], axis=1)
-    # c_lam as a function of lam: DL24b's printed chain, w-CTMA (Lemma 3.1) over w-CWMed (Lemma C.3)
-    cwmed = BOUNDS["dl24b_lemma_c3"].expr
-    b = BOUNDS["dl24b_thm42"].subs(c_lam=BOUNDS["dl24b_lemma_31"].expr.subs(symbol("c_lam"), cwmed),
-                                   name="dl24b_thm42[lam]")
+    # c_lam as a function of lam: the user's declared coefficient, else DL24b's printed chain,
+    # w-CTMA (Lemma 3.1) over w-CWMed (Lemma C.3)
+    c_of_lam = ctx.kappa.expr if ctx.kappa is not None else \
+        BOUNDS["dl24b_lemma_31"].expr.subs(symbol("c_lam"), BOUNDS["dl24b_lemma_c3"].expr)
+    b = BOUNDS["dl24b_thm42"].subs(c_lam=c_of_lam, name="dl24b_thm42[lam]")
     vals = {k: v for k, v in values(trs, 9, 0.2).items() if k != "c_lam"}
     chk = check_rate(lams, y, bound=b, param="lam", values={**vals, "T": float(T)}, tol=0.2, share=None,
                      predict="slope", n_boot=1000, claim="excess in lam no faster than Thm. 4.2 through c_lam",

@@ -34,12 +34,12 @@ def rate(x, y, bound, param, values, *, tol, claim, detail="", mask=None, **kw):
 @claim("mu2sgd_estimator_error",
        "With beta_t = 1/t the STORM estimate of mu^2-SGD has error E||d_t - grad f(x_t)||^2 <= "
        "(2 sigma^2 + 8 D^2 sigma_L^2)/t along AnyTime iterates: it decays like 1/t.",
-       family="mu2sgd", bounds=("mu2sgd_estimator_error", "lev23_restated"), seconds=2,
+       family="mu2sgd", bounds=("mu2sgd_estimator_error", "lev23_restated"), seconds=2, uses=("algorithm",),
        covers=("estimator:storm", "server:anytime", "algorithm:mu2sgd", "noise:gaussian"))
 def _mu2sgd_estimator_error(ctx):
     T = ctx.size(1000, 4000)
     tr = run(ctx, experiment(ctx, objective=BALL_QUAD, noise=NOISE, m=1, T=T, seeds=ctx.seeds(32),
-                             algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}))
+                             algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}))
     t, y, c = tr.steps, tr["estimator_error"], tr.constants
     values = {"sigma": c["sigma"], "sigma_L": c["sigma_L"], "D": c["D"], "t": t}
     bound = BOUNDS["mu2sgd_estimator_error"]
@@ -81,11 +81,13 @@ def _noiseless(ctx):
 @claim("mu2sgd_noisy_rate",
        "With noise, mu^2-SGD with eta = 1/(4 L T) converges at least as fast as DL24b Theorem 4.2's "
        "O((G* D + L D^2 mu_max)/T + D sigma_tilde/sqrt(T)) with one worker and no Byzantine update.",
-       family="mu2sgd", bounds=("dl24b_thm42",), seconds=2, covers=("algorithm:mu2sgd", "noise:gaussian"))
+       family="mu2sgd", bounds=("dl24b_thm42",), seconds=2, covers=("algorithm:mu2sgd", "noise:gaussian"),
+       uses=("algorithm",))
 def _noisy(ctx):
     Ts = T_grid(ctx)
     y = sweep(ctx, Ts, lambda T: experiment(ctx, objective=QUAD, noise=PLAIN, m=1, T=int(T), seeds=ctx.seeds(16),
-                                            algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}, log=[int(T)]), "excess")
+                                            algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}, log=[int(T)]),
+              "excess")
     # one worker arriving every step: delay 1 (DL24b's convention), K = 1, c_lam = 0
     vals = {"G_star": 0.0, "L": 1.0, "D": 1.0, "sigma": 1.0, "sigma_L": 0.0, "K": 1.0, "m": 1, "c_lam": 0.0,
             "mu_max": 1.0}
@@ -101,12 +103,13 @@ def _noisy(ctx):
 @claim("honest_average_scaling",
        "Averaging m honest workers' mu^2-SGD estimates divides the estimator error by m: "
        "E||dbar_t - grad f(x_t)||^2 <= sigma_tilde^2 / (m t).",
-       family="sync", bounds=("mu2sgd_estimator_error_mean",), seconds=2, covers=("aggregator:mean",))
+       family="sync", bounds=("mu2sgd_estimator_error_mean",), seconds=2, covers=("aggregator:mean",),
+       uses=("algorithm",))
 def _honest_average(ctx):
     ms = np.array(ctx.size((1, 2, 4, 8, 16, 32), (1, 2, 4, 8, 16, 32, 64, 128)))
     T = 200
     trs = [run(ctx, experiment(ctx, objective=BALL_QUAD, noise=NOISE, m=int(m), T=T, seeds=ctx.seeds(32),
-                               algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}, log=[T])) for m in ms]
+                               algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}, log=[T])) for m in ms]
     y = np.stack([tr.final("estimator_error") for tr in trs], axis=1)
     c = trs[0].constants
     vals = {"sigma": c["sigma"], "sigma_L": c["sigma_L"], "D": c["D"], "t": float(T), "m": ms}
@@ -123,18 +126,18 @@ def _honest_average(ctx):
        "Under the 'a little is enough' attack, the aggregated mu^2-SGD estimate keeps its O(1/t) error "
        "(2(kappa + 1/|G|) sigma_tilde^2 / t): double momentum makes the honest spread shrink, so the Byzantine "
        "rows can hide in less and less (AnyTime-SGD, drawn for contrast, stays at a floor).",
-       family="sync", bounds=("mu2sgd_estimator_error_aggregated",), seconds=3,
+       family="sync", bounds=("mu2sgd_estimator_error_aggregated",), seconds=3, uses=("aggregator", "algorithm"),
        covers=("attack:alie", "meta:ctma", "aggregator:cwmed", "algorithm:anytime_sgd"))
 def _momentum_under_attack(ctx):
     T = ctx.size(1000, 4000)
     series, checks = [], []
-    for alg in ("mu2sgd", "anytime_sgd"):
+    for alg in (ctx.algorithm, "anytime_sgd"):
         tr = run(ctx, experiment(ctx, objective=BALL_QUAD, noise=NOISE, m=17, f=4, attack="alie",
-                                 aggregator="ctma(cwmed)", T=T, seeds=ctx.seeds(16),
+                                 aggregator=ctx.aggregator, T=T, seeds=ctx.seeds(16),
                                  algorithm={"name": alg, "eta": 1 / (4 * T)}))
         t, y = tr.steps, tr["estimator_error"]
         fit = None
-        if alg == "mu2sgd":
+        if alg == ctx.algorithm:
             vals = {"kappa": 1.0, "delta": 4 / 17, "m": 17, "sigma": 1.0, "sigma_L": 0.5, "D": 2.0, "t": t}
             chk = rate(t, y, "mu2sgd_estimator_error_aggregated", "t", vals, tol=0.15, mask=t >= 20,
                        claim="mu2sgd: aggregated error at least as fast as 1/t under ALIE",
@@ -148,15 +151,15 @@ def _momentum_under_attack(ctx):
 @claim("byzantine_sync_rate",
        "Synchronous mu^2-SGD with CTMA(CWMed) under attack converges at least as fast as DL24a's rate, as "
        "DL24b Remark 4.5 restates it: O(L D^2 m/T + D sigma_tilde sqrt(1 + m c_lam)/sqrt(T)).",
-       family="sync", bounds=("dl24a_remark45",), seconds=3, covers=("meta:ctma", "attack:alie"))
+       family="sync", bounds=("dl24a_remark45",), seconds=3, covers=("meta:ctma", "attack:alie"),
+       uses=("aggregator", "algorithm"))
 def _byzantine_rate(ctx):
     Ts = T_grid(ctx)
     y = sweep(ctx, Ts, lambda T: experiment(ctx, objective=QUAD, noise=PLAIN, m=17, f=4, attack="alie",
-                                            aggregator="ctma(cwmed)", T=int(T), seeds=ctx.seeds(8),
-                                            algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)}, log=[int(T)]),
+                                            aggregator=ctx.aggregator, T=int(T), seeds=ctx.seeds(8),
+                                            algorithm={"name": ctx.algorithm, "eta": 1 / (4 * T)}, log=[int(T)]),
               "excess")
-    from ..robustness import theoretical_kappa
-    c_lam = theoretical_kappa("ctma(cwmed)", m=17, f=4).value
+    c_lam = ctx.c_lam(lam=4 / 17)
     # DL24b's T counts samples: m per synchronous step
     vals = {"L": 1.0, "D": 1.0, "sigma": 1.0, "sigma_L": 0.0, "K": 1.0, "m": 17, "c_lam": c_lam}
     chk = rate(17 * Ts, y, "dl24a_remark45", "T", vals, tol=0.1, claim="excess under ALIE at least as fast as T^-1/2",
@@ -169,13 +172,13 @@ def _byzantine_rate(ctx):
 @claim("dimension_free",
        "At a fixed noise level E||xi||^2 = sigma^2, the error the Byzantine workers induce does not grow with "
        "the dimension d (DL24b Remark 4.4; CTMA over CWMed under ALIE).",
-       family="sync", bounds=("dl24b_thm42",), seconds=2, covers=("meta:ctma",))
+       family="sync", bounds=("dl24b_thm42",), seconds=2, covers=("meta:ctma",), uses=("aggregator",))
 def _dimension_free(ctx):
     ds = np.array(ctx.size((10, 30, 100, 300, 1000), (10, 30, 100, 300, 1000, 3000)))
     T = 100
     y = sweep(ctx, ds, lambda d: experiment(ctx, objective={"name": "quadratic", "d": int(d), "rotate": False,
                                                             "seed": 2},
-                                            noise=PLAIN, m=17, f=4, attack="alie", aggregator="ctma(cwmed)", T=T,
+                                            noise=PLAIN, m=17, f=4, attack="alie", aggregator=ctx.aggregator, T=T,
                                             seeds=ctx.seeds(16), algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)},
                                             log=[T]), "aggregation_error")
     vals = {"G_star": 0.0, "L": 1.0, "D": 1.0, "sigma": 1.0, "sigma_L": 0.0, "K": 1.0, "m": 17, "c_lam": 1.0,
@@ -192,13 +195,14 @@ def _dimension_free(ctx):
 @claim("heterogeneity_floor",
        "With heterogeneous workers (dissimilarity zeta), robust aggregation under attack leaves an error floor "
        "that does not vanish with t and grows like kappa zeta^2.",
-       family="heterogeneity", bounds=("heterogeneity_floor", "heterogeneity_floor_lower"), seconds=2, covers=("heterogeneity:shift",))
+       family="heterogeneity", bounds=("heterogeneity_floor", "heterogeneity_floor_lower"), seconds=2,
+       covers=("heterogeneity:shift",), uses=("aggregator",))
 def _heterogeneity(ctx):
     zetas = np.array(ctx.size((0.25, 0.5, 1.0, 2.0, 4.0), (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)))
     T = ctx.size(400, 1600)
     trs = [run(ctx, experiment(ctx, objective=QUAD, noise={"name": "gaussian", "sigma": 0.5},
                                heterogeneity={"name": "shift", "zeta": float(z)}, m=17, f=4, attack="alie",
-                               aggregator="ctma(cwmed)", T=T, seeds=ctx.seeds(8),
+                               aggregator=ctx.aggregator, T=T, seeds=ctx.seeds(8),
                                algorithm={"name": "mu2sgd", "eta": 1 / (4 * T)})) for z in zetas]
     y = np.stack([tr.final("aggregation_error") for tr in trs], axis=1)
     # the floor term alone: at t -> infinity the other terms vanish

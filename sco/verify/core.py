@@ -31,6 +31,19 @@ class Context:
     store: object = None
     #: called with a short text as a claim moves through its experiments (progress bars)
     progress: Callable | None = None
+    #: the aggregator and algorithm the convergence claims train with (``sco verify --aggregator``,
+    #: ``--estimator`` replace them), and the user's declared coefficient (a Bound in lam) if any
+    aggregator: object = "ctma(cwmed)"
+    algorithm: str = "mu2sgd"
+    kappa: object = None
+
+    def c_lam(self, *, lam: float) -> float:
+        """The robustness coefficient of ``aggregator`` at lam: the user's declared one, else
+        the paper's printed statement (:func:`sco.robustness.theoretical_kappa`)."""
+        if self.kappa is not None:
+            return float(self.kappa(lam=lam))
+        from ..robustness import theoretical_kappa
+        return theoretical_kappa(self.aggregator, lam=lam).value
 
     def seeds(self, quick: int, full: int | None = None) -> list[int]:
         """The run seeds: ``n`` consecutive seeds starting at 1000 * seed."""
@@ -126,6 +139,9 @@ class Claim:
     bounds: tuple = ()
     covers: tuple = ()
     seconds: float = 1.0
+    #: "aggregator" and/or "algorithm": the claim trains with ctx.aggregator / ctx.algorithm, so
+    #: it judges a user's own method too
+    uses: tuple = ()
     run_fn: Callable = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -144,15 +160,19 @@ CLAIMS: dict[str, Claim] = {}
 """Registered claims by name, in the order of the report."""
 
 
-def claim(name: str, sentence: str, *, family: str, bounds=(), covers=(), seconds: float = 1.0):
-    """Decorator registering ``fn(ctx) -> (checks, figure)`` as a claim."""
+def claim(name: str, sentence: str, *, family: str, bounds=(), covers=(), seconds: float = 1.0, uses=(),
+          registry: dict | None = None):
+    """Decorator registering ``fn(ctx) -> (checks, figure)`` as a claim (in :data:`CLAIMS`, the
+    default suite, unless another ``registry`` is given)."""
+    registry = CLAIMS if registry is None else registry
+
     def deco(fn):
-        if name in CLAIMS:
+        if name in registry:
             raise ValueError(f"Claim {name!r} is registered twice.")
         unknown = [b for b in bounds if b not in BOUNDS]
         if unknown:
             raise ValueError(f"Claim {name!r} names unknown bounds {unknown}.")
-        CLAIMS[name] = Claim(name, sentence, family, tuple(bounds), tuple(covers), seconds, fn)
+        registry[name] = Claim(name, sentence, family, tuple(bounds), tuple(covers), seconds, tuple(uses), fn)
         return fn
     return deco
 
