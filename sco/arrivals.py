@@ -54,6 +54,10 @@ class ArrivalModel(Named):
         """Check that the model can generate T arrivals of R runs for h honest and f
         Byzantine workers; the simulator calls it before the first step."""
 
+    def per_step(self, h: int, f: int) -> int:
+        """How many workers arrive at each server step (the last dimension k of ``workers``)."""
+        return 1
+
 
 class Speeds(ArrivalModel):
     """The authors' sampler [DL24b; digest §5.4]: at each step the arriving honest worker is
@@ -214,6 +218,9 @@ class Rounds(ArrivalModel):
     asynchronous machinery (all staleness 0, all counts equal). ``workers`` is (R, T, m)."""
 
     name = "rounds"
+
+    def per_step(self, h, f):
+        return h + f
 
     def generate(self, stream, T, h, f):
         R, m = len(stream), h + f

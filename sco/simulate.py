@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import numbers
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +17,7 @@ import numpy as np
 import torch
 
 from . import __version__, _checks
-from ._registry import load_toml
+from ._registry import close_matches, load_toml
 from .aggregators import parse as parse_aggregator
 from .arrivals import ArrivalModel, make_arrivals
 from .backend import resolve
@@ -22,7 +25,7 @@ from .estimators import EstimatorState, make_algorithm
 from .objectives import Objective, make_objective
 from .oracle import Oracle
 from .random import Stream
-from .trace import Trace, log_steps
+from .trace import DivergedWarning, Trace, log_steps
 
 LABEL_FLIP = ("label_flip", "lf", "LabelFlipping")
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, "double": torch.float64, "float": torch.float32}
@@ -75,10 +78,13 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, d: dict) -> Experiment:
+        if not isinstance(d, dict):
+            _checks.fail("Experiment.from_dict", "d", "be a dict of Experiment fields", d, kind=TypeError)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"Unknown experiment keys {unknown}. Known keys: {sorted(names)}.")
+            raise ValueError(f"Unknown experiment keys {unknown}. Known keys: {sorted(names)}."
+                             f"{close_matches(unknown[0], names)}")
         return cls(**d)
 
     @classmethod
@@ -105,9 +111,13 @@ class Experiment:
 
 class Plan:
     """An :class:`Experiment` resolved and validated: every object built, every size checked,
-    before a single step runs."""
+    and one trial call of the aggregator and the attack on a tiny table, before a single step
+    runs, so that whatever the run would reject is rejected here, naming the parameter."""
 
     def __init__(self, exp: Experiment):
+        if not isinstance(exp, Experiment):
+            _checks.fail("Plan", "exp", "be an Experiment (Experiment.from_dict turns a dict into one)", exp,
+                         kind=TypeError)
         self.exp = exp
         owner = "Experiment"
         self.m = _checks.integer(owner, "m", exp.m, low=1)
@@ -115,17 +125,12 @@ class Plan:
         self.h = self.m - self.f
         self.T = _checks.integer(owner, "T", exp.T, low=1)
         self.seeds = _seeds(exp.seeds)
-        dtype = _DTYPES.get(exp.dtype, exp.dtype) if isinstance(exp.dtype, str) else exp.dtype
-        if isinstance(exp.dtype, str) and exp.dtype not in _DTYPES:
-            _checks.fail(owner, "dtype", f"be one of {sorted(_DTYPES)}", exp.dtype)
-        self.device, self.dtype = resolve(exp.device, dtype)
+        self.device, self.dtype = resolve(_device(exp.device), _dtype(exp.dtype))
         obj = exp.objective
-        if isinstance(obj, str):
+        if isinstance(obj, dict) and "name" not in obj:
+            _checks.fail(owner, "objective", "have a 'name' key", obj)
+        if isinstance(obj, (str, dict)):
             obj = make_objective(obj)
-        elif isinstance(obj, dict):
-            if "name" not in obj:
-                _checks.fail(owner, "objective", "have a 'name' key", obj)
-            obj = make_objective(**obj)
         elif not isinstance(obj, Objective):
             _checks.fail(owner, "objective", "be a name, a dict or an Objective", obj, kind=TypeError)
         self.oracle = Oracle(obj, exp.noise, exp.heterogeneity, m=self.h)
@@ -144,10 +149,18 @@ class Plan:
             _checks.fail(owner, "attack", "be None when f = 0 (no Byzantine workers)", exp.attack)
         if exp.lam is not None:
             self.lam = _checks.real(owner, "lam", exp.lam, low=0, high=0.5, high_open=True)
-        elif self.arrivals is None:
+        elif self.arrivals is None or self.arrivals.lam is None:
             self.lam = self.f / self.m
+            if self.lam >= 0.5:
+                _checks.fail(owner, "f", f"be < m/2 = {self.m / 2:g}, so that the Byzantine fraction lam = f/m "
+                             "declared to the aggregator is below 1/2", self.f,
+                             hint="Declare a smaller lam (lam=...) to study a rule beyond its breakdown point.")
         else:
-            self.lam = self.arrivals.lam if self.arrivals.lam is not None else self.f / self.m
+            self.lam = self.arrivals.lam
+            if self.lam >= 0.5:
+                _checks.fail(owner, "arrivals", f"declare a Byzantine share of arrivals lam < 1/2 (got lam="
+                             f"{self.lam:g}), the fraction declared to the aggregator", exp.arrivals,
+                             hint="Give lam=... to the experiment to declare another fraction.")
         if self.f and not self.label_flip:
             from .attacks import make_attack
             # the worst-case attack searches through the run's own aggregator
@@ -164,14 +177,22 @@ class Plan:
                 _checks.one_of(owner, "weights", w, {"counts", "uniform"})
                 self.weights = w
             else:
-                wt = torch.as_tensor(w, dtype=torch.float64)
-                if wt.shape != (self.m,) or (wt < 0).any() or wt.sum() <= 0:
-                    _checks.fail(owner, "weights", f"be 'counts', 'uniform' or {self.m} nonnegative numbers", w)
+                expected = f"be 'counts', 'uniform' or {self.m} finite nonnegative numbers with a positive sum"
+                try:
+                    wt = torch.as_tensor(w, dtype=torch.float64)
+                except (TypeError, ValueError, RuntimeError):
+                    _checks.fail(owner, "weights", expected, w, kind=TypeError)
+                if wt.shape != (self.m,) or not torch.isfinite(wt).all() or (wt < 0).any() or wt.sum() <= 0:
+                    _checks.fail(owner, "weights", expected, w)
                 self.weights = wt
-        self.log = log_steps(self.T, exp.log)
-        self.progress = sys.stderr.isatty() if exp.progress is None else bool(exp.progress)
+        self.log = log_steps(self.T, _log(exp.log, self.T))
+        if exp.progress is not None and not isinstance(exp.progress, bool):
+            _checks.fail(owner, "progress", "be True, False or None (a bar when stderr is a terminal)", exp.progress,
+                         kind=TypeError)
+        self.progress = sys.stderr.isatty() if exp.progress is None else exp.progress
         self.state_bytes = self._state_bytes()
-        _check_memory(self.state_bytes, self.device)
+        _check_memory(self._memory(), self.device)
+        self._trial()
 
     def _state_bytes(self) -> int:
         """Bytes of the largest tensors the loop keeps: messages, estimator states, and in
@@ -181,18 +202,131 @@ class Plan:
         n = 5 + (2 if self.arrivals is not None else 0)
         return n * R * self.m * d * item
 
+    def _memory(self) -> dict:
+        """What the run holds, in bytes, by part: the state (:meth:`_state_bytes`), the
+        asynchronous arrays (arriving workers and staleness, int64, and times, float64, each
+        (R, T) or (R, T, k) with k arrivals per step: made on the device, copied to the host at
+        the end) and the logged metrics (host)."""
+        R = len(self.seeds)
+        out = {"state": self.state_bytes, "metrics": 16 * R * len(self.log) * 8}
+        if self.arrivals is not None:
+            k = self.arrivals.per_step(self.h, self.f)
+            out["arrivals"] = 2 * R * self.T * (16 * k + 8)  # generated, then the host copies
+        return out
+
+    def _trial(self) -> None:
+        """Call the attack and the aggregator once on a tiny table of the run's shape (m rows of
+        dimension 1, one run; uniform and unequal weights when asynchronous): what they would
+        reject at the first step is rejected before it."""
+        from .attacks import worst_case
+        from .random import Stream
+
+        s = Stream([0]).fold("validate")
+        x = s.fold("x").normal((self.m, 1), dtype=self.dtype)  # (1, m, 1)
+        weights = [None]
+        if self.arrivals is not None and not (isinstance(self.weights, str) and self.weights == "uniform"):
+            given = self.weights if isinstance(self.weights, torch.Tensor) else \
+                torch.arange(1, self.m + 1, dtype=torch.float64)
+            weights = [None, given.to(self.dtype)[None]]  # (1, m)
+        try:
+            for w in weights:
+                if self.attack is not None:
+                    attack = self.attack
+                    if getattr(attack, "func", None) is worst_case:  # its parameters, not its search
+                        attack = functools.partial(attack, steps=0, restarts=0)
+                    hw = None if w is None else w[:, :self.h]
+                    rows = attack(x[:, :self.h], hw, n_byz=self.f, generator=s.fold("attack"))
+                    if not isinstance(rows, torch.Tensor) or rows.shape != (1, self.f, 1):
+                        _checks.fail("Experiment", "attack", f"return the Byzantine rows (..., n_byz, d), here "
+                                     f"(1, {self.f}, 1)", rows, kind=TypeError)
+                self.aggregator(x, w, lam=self.lam, center=torch.zeros(1, 1, dtype=self.dtype),
+                                generator=s.fold("aggregate"))
+        except RuntimeError as e:
+            if "memory" not in str(e).lower():
+                raise
+            raise MemoryError(f"The aggregator {self.aggregator.name} needs more memory than there is for m="
+                              f"{self.m} workers ({e}). Use fewer workers or a rule with a smaller footprint.") from None
+
     def run(self) -> Trace:
-        return _Simulation(self).run()
+        sim = _Simulation(self)
+        trace = sim.run()
+        sim._mark(trace)
+        if trace.diverged.any():
+            warnings.warn(trace.divergence(), DivergedWarning, stacklevel=2)
+        return trace
 
 
 def _seeds(seeds) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        n = _checks.integer("Experiment", "seeds", seeds, low=1)
+    owner, top = "Experiment", (1 << 63) - 1  # seeds are 63-bit keys of sco.random.Stream
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        n = _checks.integer(owner, "seeds", seeds, low=1)
         return list(range(n))
+    if isinstance(seeds, (str, bytes, dict)) or not hasattr(seeds, "__iter__"):
+        _checks.fail(owner, "seeds", "be a positive int n (seeds 0..n-1) or a list of seeds", seeds, kind=TypeError)
     seeds = list(seeds)
     if not seeds:
-        _checks.fail("Experiment", "seeds", "hold at least one seed", seeds)
-    return [_checks.integer("Experiment", "seeds", s, low=0) for s in seeds]
+        _checks.fail(owner, "seeds", "hold at least one seed", seeds)
+    out = [_checks.integer(owner, "seeds", s, low=0, high=top) for s in seeds]
+    if len(set(out)) != len(out):
+        _checks.fail(owner, "seeds", "hold distinct seeds (a repeated seed would run the same run twice)", seeds)
+    return out
+
+
+def _device(device):
+    """The experiment's device, checked: one this machine has, or None for the default."""
+    if device is None:
+        return None
+    expected = "be 'cpu', 'cuda', 'cuda:N' or a torch.device of this machine"
+    if not isinstance(device, (str, torch.device)):
+        _checks.fail("Experiment", "device", expected, device, kind=TypeError)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        _checks.fail("Experiment", "device", expected, device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            _checks.fail("Experiment", "device", "name a device that this machine has (it has no CUDA GPU)", device,
+                         hint="Use device='cpu', or leave device unset for the default.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            _checks.fail("Experiment", "device", f"name one of the {torch.cuda.device_count()} CUDA devices", device)
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            _checks.fail("Experiment", "device", "name a device that this machine has (it has no MPS)", device)
+    elif dev.type != "cpu":
+        _checks.fail("Experiment", "device", expected, device)
+    return dev
+
+
+def _dtype(dtype):
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        _checks.one_of("Experiment", "dtype", dtype, set(_DTYPES))
+        return _DTYPES[dtype]
+    if dtype not in (torch.float32, torch.float64):
+        _checks.fail("Experiment", "dtype", f"be one of {sorted(_DTYPES)} or torch.float32/float64", dtype,
+                     kind=ValueError if isinstance(dtype, torch.dtype) else TypeError)
+    return dtype
+
+
+def _log(log, T: int):
+    """The ``log`` option checked exactly (a float or a list of floats is not truncated)."""
+    expected = "be 'geometric', an int k >= 1 (every k-th step) or a list of integer steps in [1, T]"
+    if isinstance(log, str):
+        return _checks.one_of("Experiment", "log", log, {"geometric"})
+    if isinstance(log, numbers.Integral) and not isinstance(log, bool):
+        return _checks.integer("Experiment", "log", log, low=1)
+    if not isinstance(log, (list, tuple, np.ndarray)):
+        _checks.fail("Experiment", "log", expected, log, kind=TypeError)
+    steps = list(log)
+    if not steps:
+        _checks.fail("Experiment", "log", expected, log)
+    for t in steps:
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            _checks.fail("Experiment", "log", expected, log, kind=TypeError)
+        if not 1 <= t <= T:
+            _checks.fail("Experiment", "log", expected + f" (T={T})", log)
+    return [int(t) for t in steps]
 
 
 def _available_bytes(device: torch.device) -> int | None:
@@ -211,19 +345,35 @@ def _available_bytes(device: torch.device) -> int | None:
         return None
 
 
-def _check_memory(need: int, device: torch.device):
-    avail = _available_bytes(device)
-    if avail is not None and need > 0.9 * avail:
-        raise MemoryError(
-            f"This run needs about {need / 2**30:.2f} GiB of {device.type} memory for its state "
-            f"and has {avail / 2**30:.2f} GiB available. Reduce the number of seeds, workers m or "
-            f"the dimension d, or use dtype='float32'.")
+def _check_memory(need, device: torch.device):
+    """Refuse a run whose arrays would not fit: ``need`` is a byte count or a dict of them by
+    part (see :meth:`Plan._memory`), checked against what ``device`` (and, for a GPU, the host)
+    has available."""
+    parts = need if isinstance(need, dict) else {"state": need}
+    host = {"metrics", "arrivals"} if device.type != "cpu" else set()
+    for where, keys in ((device, set(parts) - host), (torch.device("cpu"), host & set(parts))):
+        total = sum(parts[k] for k in keys)
+        avail = _available_bytes(where)
+        if keys and avail is not None and total > 0.9 * avail:
+            detail = ", ".join(f"{k} {parts[k] / 2**30:.2f} GiB" for k in sorted(keys))
+            raise MemoryError(
+                f"This run needs about {total / 2**30:.2f} GiB of {where.type} memory ({detail}) "
+                f"and has {avail / 2**30:.2f} GiB available. Reduce the number of seeds, workers m or "
+                f"the dimension d (state), the horizon T (asynchronous arrays), or use dtype='float32'.")
 
 
 def run(exp) -> Trace:
-    """Run an :class:`Experiment` (or a dict of its fields) and return its :class:`~sco.trace.Trace`."""
+    """Run an :class:`Experiment` (a dict of its fields, or the path of a TOML file of them) and
+    return its :class:`~sco.trace.Trace`. A run that diverges (its iterate becomes inf or NaN)
+    is a result: its trace marks it (:attr:`Trace.diverged_at`) and a
+    :class:`~sco.trace.DivergedWarning` says so."""
     if isinstance(exp, dict):
         exp = Experiment.from_dict(exp)
+    elif isinstance(exp, (str, os.PathLike)):
+        exp = Experiment.from_toml(exp)
+    elif not isinstance(exp, Experiment):
+        _checks.fail("run", "exp", "be an Experiment, a dict of its fields or the path of a TOML file", exp,
+                     kind=TypeError)
     return Plan(exp).run()
 
 
@@ -343,6 +493,7 @@ class _Simulation:
             x_t = self.srv.x
             d_hat = self._aggregate(table, None, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
+            self._watch(t)
             if t in self.log_idx:
                 self._log(t, x_t, d_hat, msgs, None, None)
             if t == p.T:
@@ -406,6 +557,7 @@ class _Simulation:
             x_t = self.srv.x
             d_hat = self._aggregate(table, weights, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
+            self._watch(t)
             if t in self.log_idx:
                 wh = None if weights is None else weights[:, :h]
                 self._log(t, x_t, d_hat, table[:, :h], wh, (weights, t - in_table_at))
@@ -455,6 +607,28 @@ class _Simulation:
         state.d[rows, i] = torch.where(active[..., None], upd.d, old.d)
         state.k[rows, i] = torch.where(active, upd.k, old.k)
         prev[rows, i] = torch.where(active[..., None], x_next.expand_as(g), prev[rows, i])
+
+    # -- divergence -------------------------------------------------------------------------------
+
+    def _watch(self, t: int) -> None:
+        """Keep each run's first step whose iterate is not finite; on the device, without a host
+        synchronization (read once, by :meth:`_mark`)."""
+        bad = ~torch.isfinite(self.srv.x).all(-1)  # (R,)
+        first = getattr(self, "_first_bad", None)
+        if first is None:
+            first = self._first_bad = torch.zeros(self.R, dtype=torch.int64, device=self.dev)
+        self._first_bad = torch.where(bad & (first == 0), t, first)
+
+    def _mark(self, trace: Trace) -> None:
+        """Record in ``trace.meta["diverged_at"]`` each run's first non-finite step: of its
+        iterate, or the first logged step with a non-finite metric, whichever comes first."""
+        first = getattr(self, "_first_bad", None)
+        step = np.zeros(self.R, dtype=np.int64) if first is None else first.cpu().numpy()
+        if trace.metrics:
+            bad = ~np.all([np.isfinite(v) for v in trace.metrics.values()], axis=0)  # (R, n)
+            logged = np.where(bad.any(1), trace.steps[bad.argmax(1)], 0)
+            step = np.where((step == 0) | ((logged > 0) & (logged < step)), logged, step)
+        trace.meta["diverged_at"] = [int(t) if t else None for t in step]
 
     # -- metrics ----------------------------------------------------------------------------------
 

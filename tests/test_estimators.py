@@ -155,7 +155,7 @@ def test_registry_and_errors():
         storm("1/t^2")
     with pytest.raises(ValueError, match="The 'eta' parameter of anytime must be > 0"):
         anytime(0.0)
-    with pytest.raises(TypeError, match="Bad options for algorithm 'sgd'"):
+    with pytest.raises(ValueError, match="must use options of sgd among \\['average', 'clip', 'eta'\\]. Got spec='beta'"):
         make_algorithm({"name": "sgd", "eta": 0.1, "beta": 0.5})
     one, zero = torch.ones(1, 1, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
     st = EstimatorState(one, torch.ones(1, dtype=torch.int64))

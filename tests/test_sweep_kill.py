@@ -10,7 +10,7 @@ import time
 from sco.sweep import Store, Sweep, run_sweep
 from sweep_helpers import assert_same_traces, db_rows, run_cli, stored, sweep_cmd, sweep_env, tiny_spec, toml_text
 
-DONE = re.compile(r"\] done (.+)/seeds?=([\d,]+) \(")
+DONE = re.compile(r"\] done (.+) \| seeds?=([\d,]+) \(")
 
 
 def _wait_for_start(log, proc, timeout=120.0):

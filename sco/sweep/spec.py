@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,8 +40,8 @@ class Cell:
         return list(self.config["seeds"])
 
     def run_name(self, seed: int) -> str:
-        """The name of the run of this cell with one seed: ``<cell>/seed=<seed>``."""
-        return f"{self.name}/seed={seed}"
+        """The name of the run of this cell with one seed: ``<cell> | seed=<seed>``."""
+        return run_name(self.name, seed)
 
 
 class Sweep:
@@ -58,19 +59,23 @@ class Sweep:
     name : the sweep's name in the store (default: the spec file's stem, or "sweep").
     batch : at most this many seeds per batch (default: all seeds of a cell in one batch).
 
-    Cells are named from the keys the grid varies::
+    Cells are named from the keys the grid varies (:class:`RunName`)::
 
-        <aggregator>[<other keys>]+<algorithm>[<algorithm keys>]/seed=<s>
+        <aggregator> <key>=<value> ... | <algorithm> <key>=<value> ... | seed=<s>
 
-    e.g. ``ctma(cwmed)[lam=0.2]+mu2sgd[eta=0.1]/seed=3``: the cell's aggregator spec, then the
-    grid's other keys as ``key=value`` in axis order (dotted paths kept: ``noise.sigma=1.0``),
-    then the algorithm's name with its grid keys (``algorithm.eta`` shows as ``eta``), then the
-    seed. Brackets with nothing to show are left out; the cell itself is the name without
-    ``/seed=<s>``. Values print as ``0.1``, ``1e-05``, ``true``, ``none``, a named table
-    ``{name="alie", z=1.5}`` as ``alie[z=1.5]``, a list as ``(a,b)``.
+    e.g. ``ctma(cwmed) lam=0.2 | mu2sgd eta=0.1 | seed=3``: the cell's aggregator (its
+    canonical name, :func:`sco.aggregators.parse`), then the grid's other keys in axis order
+    (dotted paths kept: ``noise.sigma=1.0``), then the algorithm's name with its grid keys
+    (``algorithm.eta`` shows as ``eta``), then the seed; the cell itself is the name without
+    `` | seed=<s>``. The separators (space, ``|``) lie outside the aggregator grammar, so
+    :func:`parse_run_name` reads every part back. Values print as ``0.1``, ``1e-05``,
+    ``true``, ``none``, a named table ``{name="alie", z=1.5}`` as ``alie[z=1.5]``, a list as
+    ``(a,b)``; a space, ``|`` or ``%`` inside a value is written ``%20``, ``%7C``, ``%25``.
+    A grid may expand to at most ``max_runs`` runs (cells x seeds, default 1,000,000).
     """
 
-    def __init__(self, base=None, grid=None, *, name: str = "sweep", batch: int | None = None):
+    def __init__(self, base=None, grid=None, *, name: str = "sweep", batch: int | None = None,
+                 max_runs: int = 1_000_000):
         if not isinstance(name, str) or not name:
             _fail("name", "be a non-empty string", name)
         self.name = name
@@ -86,6 +91,13 @@ class Sweep:
         self.batch = None if batch is None else _checks.integer(f"sweep '{name}'", "batch", batch, low=1)
         self.axes = _axes(grid if grid is not None else {})
         self.seeds = self._seeds(base, grid or {})
+        max_runs = _checks.integer(f"sweep '{name}'", "max_runs", max_runs, low=1)
+        cells = math.prod(len(values) for _, values in self.axes)
+        if cells * len(self.seeds) > max_runs:
+            sizes = " x ".join(str(len(v)) for _, v in self.axes)
+            _fail("grid", f"expand to at most max_runs={max_runs:,} runs (cells x seeds)",
+                  f"{sizes} = {cells:,} cells x {len(self.seeds)} seeds",
+                  hint="Split the sweep into several, or pass a larger max_runs.")
         self.cells = self._expand()
 
     # -- construction ---------------------------------------------------------------------------
@@ -156,15 +168,16 @@ class Sweep:
 
     def _name(self, config: dict, grid: dict) -> str:
         alg = config["algorithm"]
-        other = [f"{k}={format_value(v)}" for k, v in grid.items()
-                 if k != "aggregator" and k != "algorithm" and not k.startswith("algorithm.")]
-        alg_keys = [f"{k.split('.', 1)[1]}={format_value(v)}" for k, v in grid.items()
-                    if k.startswith("algorithm.") and k != "algorithm.name"]
+        other = {k: v for k, v in grid.items()
+                 if k.split(".")[0] not in ("aggregator", "algorithm")}
         if "algorithm" in grid or not isinstance(alg, dict):
-            alg_part = format_value(alg)
+            alg_name = alg.get("name") if isinstance(alg, dict) else alg
+            alg_keys = {k: v for k, v in alg.items() if k != "name"} if isinstance(alg, dict) else {}
         else:
-            alg_part = format_value(alg.get("name")) + _brackets(alg_keys)
-        return format_value(config["aggregator"]) + _brackets(other) + "+" + alg_part
+            alg_name = alg.get("name")
+            alg_keys = {k.split(".", 1)[1]: v for k, v in grid.items()
+                        if k.startswith("algorithm.") and k != "algorithm.name"}
+        return str(RunName(_aggregator_name(config["aggregator"]), other, format_value(alg_name), alg_keys))
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -231,14 +244,99 @@ def format_value(v) -> str:
     return str(v)
 
 
+_ESCAPES = {"%": "%25", " ": "%20", "|": "%7C"}
+_UNESCAPE = re.compile("|".join(map(re.escape, _ESCAPES.values())))
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def _unescape(text: str) -> str:
+    back = {v: k for k, v in _ESCAPES.items()}
+    return _UNESCAPE.sub(lambda m: back[m.group(0)], text)
+
+
+def _read_value(text: str):
+    """A value of a name read back: the scalar that prints as ``text``, else ``text`` itself."""
+    for v in ({"true": True, "false": False, "none": None}.get(text, text),):
+        if v is not text:
+            return v
+    for conv in (int, float):
+        try:
+            v = conv(text)
+        except ValueError:
+            continue
+        return v if format_value(v) == text else text
+    return text
+
+
+def _aggregator_name(spec) -> str:
+    """The canonical name of an aggregator spec (its text when it does not parse: validation
+    reports why, naming the cell)."""
+    from ..aggregators import parse
+
+    try:
+        return parse(spec).name
+    except (ValueError, TypeError):
+        return format_value(spec)
+
+
+@dataclass(frozen=True)
+class RunName:
+    """The parts of a cell's or run's name (see :class:`Sweep`): the aggregator's canonical
+    name, the other grid keys, the algorithm's name and grid keys, and the seed (None for a
+    cell). ``str()`` gives the name and :func:`parse_run_name` reads it back."""
+
+    aggregator: str
+    keys: dict = field(default_factory=dict)
+    algorithm: str = ""
+    algorithm_keys: dict = field(default_factory=dict)
+    seed: int | None = None
+
+    def __str__(self) -> str:
+        def part(head, keys):
+            return " ".join([_escape(head)] + [f"{_escape(k)}={_escape(format_value(v))}" for k, v in keys.items()])
+        name = part(self.aggregator, self.keys) + " | " + part(self.algorithm, self.algorithm_keys)
+        return name if self.seed is None else run_name(name, self.seed)
+
+
+def run_name(cell: str, seed: int) -> str:
+    """The name of one run of a cell: ``<cell> | seed=<seed>``."""
+    return f"{cell} | seed={seed}"
+
+
+def parse_run_name(name: str) -> RunName:
+    """The :class:`RunName` of a cell's or run's name: ``str(parse_run_name(n)) == n`` for every
+    name a sweep gives, and the aggregator part is a spec :func:`sco.aggregators.parse` reads."""
+    if not isinstance(name, str):
+        _checks.fail("parse_run_name", "name", "be a str", name, kind=TypeError)
+    parts = name.split(" | ")
+    seed = None
+    if len(parts) == 3 and re.fullmatch(r"seed=\d+", parts[2]):
+        seed = int(parts.pop()[5:])
+    if len(parts) != 2 or not all(parts):
+        _checks.fail("parse_run_name", "name", "read '<aggregator> key=value ... | <algorithm> key=value ... "
+                     "[| seed=<s>]'", name)
+
+    def split(part):
+        head, *pairs = part.split(" ")
+        keys = {}
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not eq or not key:
+                _checks.fail("parse_run_name", "name", "hold key=value pairs after each part's head", name)
+            keys[_unescape(key)] = _read_value(_unescape(value))
+        return _unescape(head), keys
+
+    (agg, keys), (alg, alg_keys) = split(parts[0]), split(parts[1])
+    return RunName(agg, keys, alg, alg_keys, seed)
+
+
 def dtype_name(dtype, device: str) -> str:
     """The canonical name of a config's dtype ('float64', 'float32'), its default filled in."""
     dtype = default_dtype(device) if dtype is None else _DTYPES.get(dtype, dtype)
     return str(dtype).replace("torch.", "")
-
-
-def _brackets(items: list[str]) -> str:
-    return f"[{','.join(items)}]" if items else ""
 
 
 def _scalar(v) -> bool:
