@@ -109,8 +109,16 @@ def run_experiment(store: Store, exp) -> Trace:
 def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members) -> Summary:
     device = ex.device()
     sweep.validate(device, cuda=ex.cuda)
-    if not isinstance(store, Store):
-        store = Store(store, any_code=any_code)
+    if isinstance(store, Store):
+        return _run_into(sweep, store, ex, device, dry_run, progress, start, members)
+    store = Store(store, any_code=any_code)
+    try:
+        return _run_into(sweep, store, ex, device, dry_run, progress, start, members)
+    finally:
+        store.close()  # the last connection to close checkpoints the WAL into the database file
+
+
+def _run_into(sweep: Sweep, store: Store, ex, device, dry_run, progress, start, members) -> Summary:
     summary = Summary(sweep.name, store.root, ex.name, store.code, dry_run=dry_run)
     plan = [(cell, _keys(cell, device, store.code)) for cell in sweep.cells]
     all_keys = [rk for _, keys in plan for rk in keys]
