@@ -71,7 +71,7 @@ class Store:
         self.code = code_version()
         self._con = None
         self._pid = None
-        self._digests: dict = {}  # (path, size, mtime) -> sha256, so a resume hashes each file once
+        self._shas: dict = {}  # (path, size, mtime) -> sha256, so a resume hashes each file once
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -136,7 +136,7 @@ class Store:
 
     def __getstate__(self):
         return {"root": self.root, "any_code": self.any_code, "code": self.code, "_con": None, "_pid": None,
-                "_digests": {}}
+                "_shas": {}}
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class Store:
         stored = []
         now, host = time.time(), socket.gethostname()
         with _transaction(self.con) as con:  # the write lock makes check-then-write atomic
-            for (rk, _), (rel, digest, status) in zip(runs, files):
+            for (rk, _), (rel, sha, status) in zip(runs, files):
                 row = con.execute(f"SELECT trace, sha256 FROM runs WHERE key = ? AND status IN {FINISHED}",
                                   (rk.key,)).fetchone()
                 if row is not None and self._intact(row):
@@ -166,7 +166,7 @@ class Store:
                     continue
                 # replaces a failed row, or a finished one whose trace file is missing or damaged
                 con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
-                            (rk.key, rk.config_hash, rk.config, rk.seed, rk.code, status, rel.as_posix(), digest,
+                            (rk.key, rk.config_hash, rk.config, rk.seed, rk.code, status, rel.as_posix(), sha,
                              seconds, json.dumps(batch), device, host, now))
                 stored.append(True)
         for (rel, _, _), ok in zip(files, stored):
@@ -245,10 +245,10 @@ class Store:
         except OSError:
             return f"trace file {row['trace']} is missing"
         cache = (str(path), st.st_size, st.st_mtime_ns)
-        digest = self._digests.get(cache)
-        if digest is None:
-            digest = self._digests[cache] = _file_sha(path)
-        return None if digest == row["sha256"] else f"trace file {row['trace']} does not match its checksum"
+        sha = self._shas.get(cache)
+        if sha is None:
+            sha = self._shas[cache] = _file_sha(path)
+        return None if sha == row["sha256"] else f"trace file {row['trace']} does not match its checksum"
 
     def load(self, row: dict) -> Trace:
         """The trace of a finished row, checked against its checksum first."""
