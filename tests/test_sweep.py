@@ -411,3 +411,48 @@ def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(spec_file, tmp_path, 
 
 def _interrupt():
     raise KeyboardInterrupt
+
+
+# -- names round-trip, options given flat are kept ------------------------------------------------------
+
+
+def test_run_names_read_back_and_their_aggregator_part_parses():
+    from sco.aggregators import parse
+    from sco.sweep import RunName, parse_run_name
+
+    sw = Sweep.from_dict({"base": {"m": 9, "f": 2, "attack": "alie", "objective": "quadratic",
+                                   "noise": {"name": "gaussian", "sigma": 1.0}},
+                          "grid": {"aggregator": ["nnm+ctma(cwmed)", {"name": "cwtm"}, "bucketing[s=2](krum)"],
+                                   "attack": [{"name": "gaussian", "sigma": 2.0}, "a b|c%d"],
+                                   "noise.sigma": [1e-05, 1.0], "algorithm": [{"name": "storm", "eta": 0.1, "beta": 0.5}],
+                                   "seeds": [0, 12]}})
+    assert sw.cells[0].name == "ctma(nnm(cwmed)) attack=gaussian[sigma=2.0] noise.sigma=1e-05 | storm eta=0.1 beta=0.5"
+    for cell in sw.cells:
+        for seed in cell.seeds:
+            name = cell.run_name(seed)
+            back = parse_run_name(name)
+            assert str(back) == name and back.seed == seed and str(parse_run_name(cell.name)) == cell.name
+            assert parse(back.aggregator).name == back.aggregator  # the grammar reads it (no '+' or '[...]' added)
+            assert back.keys["noise.sigma"] == cell.grid["noise.sigma"] and back.algorithm_keys["beta"] == 0.5
+    assert parse_run_name(sw.cells[2].name).keys["attack"] == "a b|c%d"  # escaped in the name, read back
+    assert str(RunName("cwmed", {"lam": 0.2}, "sgd", {"eta": 0.1}, 3)) == "cwmed lam=0.2 | sgd eta=0.1 | seed=3"
+
+
+def test_an_option_swept_through_a_dotted_key_gives_distinct_rules(tmp_path, count_runs):
+    spec = tiny_spec(grid={"aggregator.mode": ["interpolate", "upper", "lower"]})
+    spec["base"]["aggregator"] = {"name": "cwmed"}
+    sw = Sweep.from_dict(spec)
+    assert [c.name for c in sw.cells] == ["cwmed | mu2sgd", "cwmed[mode=upper] | mu2sgd", "cwmed[mode=lower] | mu2sgd"]
+    assert run_sweep(spec, tmp_path).ok
+    traces = stored(tmp_path)
+    a, b = (traces[(f"cwmed{m} | mu2sgd", 0)] for m in ("", "[mode=upper]"))
+    assert a.meta["aggregator"] == "cwmed" and b.meta["aggregator"] == "cwmed[mode=upper]"
+    assert len(db_rows(tmp_path)) == 6  # three rules, three keys
+
+
+def test_cli_rejects_zero_workers_and_a_stray_argument(spec_file, tmp_path, capsys):
+    assert cli.main(["sweep", str(spec_file), "--workers", "0", "--store", str(tmp_path / "s")]) == 2
+    assert "'workers' parameter of ProcessExecutor must be >= 1. Got workers=0" in capsys.readouterr().err
+    assert cli.main(["sweep", str(spec_file), "extra", "--store", str(tmp_path / "s")]) == 2
+    assert "unexpected argument 'extra'" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

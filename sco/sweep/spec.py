@@ -182,8 +182,10 @@ class Sweep:
     # -- validation -----------------------------------------------------------------------------
 
     def validate(self, device: str | None = None, *, cuda: bool | None = None) -> None:
-        """Build every cell's :class:`~sco.simulate.Plan` (objects, sizes, memory) before any
-        cell runs; the first invalid cell raises, naming the cell and the offending key.
+        """Build every cell's :class:`~sco.simulate.Plan` (objects, sizes, memory, a trial call of
+        the aggregator and the attack) before any cell runs, so that what a run would reject is
+        rejected here (and by ``--dry-run``); the first invalid cell raises, naming the cell and
+        the offending key.
 
         ``device`` is where cells without a device will run; ``cuda`` whether the executor has
         CUDA GPUs (default: this machine's). A CUDA cell is validated on the CPU (in the dtype
