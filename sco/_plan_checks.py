@@ -107,7 +107,7 @@ def check_memory(need, device: torch.device):
     part (see :meth:`Plan._memory`), checked against what ``device`` (and, for a GPU, the host)
     has available."""
     parts = need if isinstance(need, dict) else {"state": need}
-    host = {"metrics", "arrivals"} if device.type != "cpu" else set()
+    host = {"metrics", "arrival copies"} if device.type != "cpu" else set()
     for where, keys in ((device, set(parts) - host), (torch.device("cpu"), host & set(parts))):
         total = sum(parts[k] for k in keys)
         avail = available_bytes(where)

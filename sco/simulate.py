@@ -30,6 +30,8 @@ from ._plan_checks import seeds as _seeds
 from .trace import DivergedWarning, Trace, log_steps
 
 LABEL_FLIP = ("label_flip", "lf", "LabelFlipping")
+# metrics that are >= 0 by definition: +inf or NaN there is an overflow of the run, not of the metric
+_ERRORS = ("excess", "grad_norm_sq", "estimator_error", "honest_error", "aggregation_error", "honest_spread")
 
 
 @dataclass
@@ -212,7 +214,7 @@ class Plan:
         out = {"state": self.state_bytes, "metrics": 16 * R * len(self.log) * 8}
         if self.arrivals is not None:
             k = self.arrivals.per_step(self.h, self.f)
-            out["arrivals"] = 2 * R * self.T * (16 * k + 8)  # generated, then the host copies
+            out["arrivals"] = out["arrival copies"] = R * self.T * (16 * k + 8)  # on the device, then on the host
         return out
 
     def _trial(self) -> None:
@@ -516,11 +518,13 @@ class _Simulation:
 
     def _mark(self, trace: Trace) -> None:
         """Record in ``trace.meta["diverged_at"]`` each run's first non-finite step: of its
-        iterate, or the first logged step with a non-finite metric, whichever comes first."""
+        iterate, or the first logged step where an error metric (nonnegative by definition)
+        overflowed to +inf or NaN, whichever comes first."""
         first = getattr(self, "_first_bad", None)
         step = np.zeros(self.R, dtype=np.int64) if first is None else first.cpu().numpy()
-        if trace.metrics:
-            bad = ~np.all([np.isfinite(v) for v in trace.metrics.values()], axis=0)  # (R, n)
+        errors = [v for k, v in trace.metrics.items() if k in _ERRORS]
+        if errors:
+            bad = np.any([np.isnan(v) | np.isposinf(v) for v in errors], axis=0)  # (R, n)
             logged = np.where(bad.any(1), trace.steps[bad.argmax(1)], 0)
             step = np.where((step == 0) | ((logged > 0) & (logged < step)), logged, step)
         trace.meta["diverged_at"] = [int(t) if t else None for t in step]

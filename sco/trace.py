@@ -90,7 +90,7 @@ class Trace:
             return ""
         name = " + ".join(str(self.meta[k]) for k in ("aggregator", "algorithm") if k in self.meta) or "the trace"
         runs = ", ".join(f"seed {s} at step {t}" for s, t in bad)
-        return (f"{len(bad)} of {self.R} runs of {name} diverged (the iterate became inf or NaN): {runs}. "
+        return (f"{len(bad)} of {self.R} runs of {name} diverged (the iterate, or an error metric, became inf or NaN): {runs}. "
                 f"A smaller step size eta usually prevents it.")
 
     def require_finite(self, what: str = "this fit") -> Trace:

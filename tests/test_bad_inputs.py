@@ -112,7 +112,7 @@ CASES = [
     ("gaussian sigma", lambda: byz(attack={"name": "gaussian", "sigma": -1.0}), ValueError, r"'sigma' parameter of gauss"),
     ("worst_case radius", lambda: byz(attack={"name": "worst_case", "radius": 0.0}), ValueError,
      r"'radius' parameter of worst_case must be > 0"),
-    ("async T=1e9 memory", lambda: asyn(T=10 ** 9), MemoryError, r"arrivals .* GiB .* the horizon T"),
+    ("async T=1e10 memory", lambda: asyn(T=10 ** 10), MemoryError, r"arrivals .* GiB .* the horizon T"),
     ("state memory", lambda: plan(objective={"name": "quadratic", "d": 10, "rotate": False}, m=10 ** 6, seeds=10 ** 4),
      MemoryError, r"state .* GiB .* Reduce the number of seeds"),
     ("run(None)", lambda: run(None), TypeError, r"'exp' parameter of run must be an Experiment, a dict"),
