@@ -206,7 +206,8 @@ class Replay(ArrivalModel):
         expected = "be a non-empty sequence (T,) or array (R, T) of integer worker ids"
         w = _array("Replay", "workers", workers, expected)
         if w.dtype.kind not in "iu" or w.ndim not in (1, 2) or w.size == 0:
-            _checks.fail("Replay", "workers", expected, workers, kind=TypeError if w.dtype.kind not in "iu" else ValueError)
+            kind = TypeError if w.dtype.kind not in "iu" else ValueError
+            _checks.fail("Replay", "workers", expected, workers, kind=kind)
         self.workers = torch.as_tensor(w, dtype=torch.int64)
         if times is None:
             times = torch.arange(1, self.workers.shape[-1] + 1, dtype=torch.float64).expand(self.workers.shape)

@@ -277,7 +277,8 @@ ALGORITHMS = {
     "mu2sgd_code_sync": lambda eta, domain=None, clip=2.0: _alg(
         "mu2sgd_code_sync", storm("1/t", code_rounding=True),
         anytime(eta, domain, step="eta", code_rounding=True), clip),
-    # The authors' asynchronous code [DL24b-code, trainer/async_trainer.py]: fixed beta = 0.25 and gamma = 0.1, step eta.
+    # The authors' asynchronous code [DL24b-code, trainer/async_trainer.py]: fixed beta = 0.25 and
+    # gamma = 0.1, step eta.
     "mu2sgd_code_async": lambda eta, domain=None, beta=0.25, gamma=0.1, clip=None: _alg(
         "mu2sgd_code_async", storm(beta), anytime(eta, domain, gamma=gamma, step="eta"), clip),
 }

@@ -248,7 +248,8 @@ class Plan:
             if "memory" not in str(e).lower():
                 raise
             raise MemoryError(f"The aggregator {self.aggregator.name} needs more memory than there is for m="
-                              f"{self.m} workers ({e}). Use fewer workers or a rule with a smaller footprint.") from None
+                              f"{self.m} workers ({e}). Use fewer workers or a rule with a smaller "
+                              "footprint.") from None
 
     def run(self) -> Trace:
         sim = _Simulation(self)

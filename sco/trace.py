@@ -25,7 +25,8 @@ METRICS = {
 
 
 class DivergedWarning(RuntimeWarning):
-    """Runs of a simulation diverged: their iterate became inf or NaN (see :attr:`Trace.diverged_at`)."""
+    """Runs of a simulation diverged: their iterate (or an error metric) became inf or NaN
+    (see :attr:`Trace.diverged_at`)."""
 
 
 class DivergedError(ValueError):
@@ -90,8 +91,8 @@ class Trace:
             return ""
         name = " + ".join(str(self.meta[k]) for k in ("aggregator", "algorithm") if k in self.meta) or "the trace"
         runs = ", ".join(f"seed {s} at step {t}" for s, t in bad)
-        return (f"{len(bad)} of {self.R} runs of {name} diverged (the iterate, or an error metric, became inf or NaN): {runs}. "
-                f"A smaller step size eta usually prevents it.")
+        return (f"{len(bad)} of {self.R} runs of {name} diverged (the iterate, or an error metric, became inf or "
+                f"NaN): {runs}. A smaller step size eta usually prevents it.")
 
     def require_finite(self, what: str = "this fit") -> Trace:
         """Return self, or raise :class:`DivergedError` naming the diverged runs and their first

@@ -424,7 +424,8 @@ def test_run_names_read_back_and_their_aggregator_part_parses():
                                    "noise": {"name": "gaussian", "sigma": 1.0}},
                           "grid": {"aggregator": ["nnm+ctma(cwmed)", {"name": "cwtm"}, "bucketing[s=2](krum)"],
                                    "attack": [{"name": "gaussian", "sigma": 2.0}, "a b|c%d"],
-                                   "noise.sigma": [1e-05, 1.0], "algorithm": [{"name": "storm", "eta": 0.1, "beta": 0.5}],
+                                   "noise.sigma": [1e-05, 1.0],
+                                   "algorithm": [{"name": "storm", "eta": 0.1, "beta": 0.5}],
                                    "seeds": [0, 12]}})
     assert sw.cells[0].name == "ctma(nnm(cwmed)) attack=gaussian[sigma=2.0] noise.sigma=1e-05 | storm eta=0.1 beta=0.5"
     for cell in sw.cells:
