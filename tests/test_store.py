@@ -223,3 +223,21 @@ def test_each_trace_carries_its_run_key(done):
         key = json.loads(str(z["header"]))["meta"]["run_key"]
     assert key["seed"] == row["seed"] and key["code"] == store.code
     assert "run_key" not in store.load(row).meta
+
+
+def test_a_metric_per_worker_gives_a_row_per_worker(tmp_path):
+    from sco.sweep.store import RunKey
+    from sco.trace import Trace
+
+    store = Store(tmp_path)
+    rk = RunKey('{"run": 1}', 0, store.code)
+    trace = Trace({"run": 1}, [0], np.array([1, 5]), {"excess": np.array([[1.0, 0.5]]),
+                                                       "worker_counts": np.array([[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]])})
+    assert store.put_done([(rk, trace)], seconds=0.0, batch=[0], device="cpu") == [True]
+    store.set_members("w", [(rk, "cell", {})])
+    rows = store.table("w", final=True)
+    assert [(r["metric"], r.get("worker"), r["value"]) for r in rows] == [
+        ("excess", None, 0.5), ("worker_counts", 0, 4.0), ("worker_counts", 1, 5.0), ("worker_counts", 2, 6.0)]
+    with open(store.export(tmp_path / "w.csv", sweep="w"), newline="") as fh:
+        back = list(csv.DictReader(fh))
+    assert len(back) == 2 + 6 and back[0]["worker"] == "" and back[-1]["worker"] == "2"

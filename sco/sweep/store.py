@@ -11,6 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 from .._registry import close_matches
 from ..trace import METRICS, Trace
 from ._db import create, file_sha as _file_sha, fsync as _fsync, transaction as _transaction
@@ -294,7 +296,7 @@ class Store:
               diverged: bool = False):
         """A tidy table of the done runs of ``sweep`` (all when None): one row per (cell, seed,
         logged step, metric) with the columns sweep, cell, seed, the grid keys, step, metric,
-        value. ``metrics`` keeps only those metrics (an unknown name raises); ``final`` only the
+        value (a metric per worker, (R, n_log, m), gives a row per worker with a ``worker`` column). ``metrics`` keeps only those metrics (an unknown name raises); ``final`` only the
         last logged step; ``diverged`` adds the diverged runs; ``frame`` returns a pandas
         DataFrame (pandas must be installed)."""
         keep = None if metrics is None else set([metrics] if isinstance(metrics, str) else metrics)
@@ -311,7 +313,11 @@ class Store:
                 if keep is not None and name not in keep:
                     continue
                 for j in cols:
-                    rows.append({**ids, "step": steps[j], "metric": name, "value": float(arr[0, j])})
+                    if np.ndim(arr) == 3:  # a metric per worker, (1, n_log, m): one row per worker
+                        rows += [{**ids, "step": steps[j], "worker": i, "metric": name, "value": float(v)}
+                                 for i, v in enumerate(arr[0, j])]
+                    else:
+                        rows.append({**ids, "step": steps[j], "metric": name, "value": float(arr[0, j])})
         unknown = sorted((keep or set()) - seen - set(METRICS))
         if unknown:
             known = sorted(seen | set(METRICS))
