@@ -16,17 +16,36 @@ PROFILES = ("uniform", "id", "id2")
 
 def profile(spec, n: int, owner: str = "arrivals") -> torch.Tensor:
     """Relative speeds of n workers (float64, summing to 1): "uniform", "id" (p_i ∝ i),
-    "id2" (p_i ∝ i^2) with 1-based ids as in the authors' samplers [digest §2], or n
-    positive numbers."""
+    "id2" (p_i ∝ i^2) with 1-based ids as in the authors' samplers [DL24b-code,
+    worker_sampler.py], or n positive numbers."""
     if isinstance(spec, str):
         _checks.one_of(owner, "speeds", spec, set(PROFILES))
         i = torch.arange(1, n + 1, dtype=torch.float64)
         p = {"uniform": torch.ones(n, dtype=torch.float64), "id": i, "id2": i * i}[spec]
     else:
-        p = torch.as_tensor(spec, dtype=torch.float64)
-        if p.shape != (n,) or not (p > 0).all() or not torch.isfinite(p).all():
-            _checks.fail(owner, "speeds", f"be one of {list(PROFILES)} or {n} positive numbers", spec)
+        p = torch.as_tensor(speeds(owner, spec), dtype=torch.float64)
+        if p.shape != (n,):
+            _checks.fail(owner, "speeds", f"be one of {list(PROFILES)} or {n} positive numbers (one per worker)",
+                         spec)
     return p / p.sum()
+
+
+def speeds(owner: str, spec):
+    """``spec`` checked as a profile name or a sequence of finite positive numbers (its length is
+    checked where the number of workers is known)."""
+    expected = f"be one of {list(PROFILES)} or a list of positive numbers, one per worker"
+    if isinstance(spec, str):
+        return _checks.one_of(owner, "speeds", spec, set(PROFILES))
+    if isinstance(spec, torch.Tensor):
+        spec = spec.tolist()
+    if not isinstance(spec, (list, tuple, np.ndarray)) or np.ndim(spec) != 1 or len(spec) == 0:
+        _checks.fail(owner, "speeds", expected, spec, kind=TypeError)
+    for v in spec:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            _checks.fail(owner, "speeds", expected, spec, kind=TypeError)
+        if not (math.isfinite(v) and v > 0):
+            _checks.fail(owner, "speeds", expected, spec)
+    return [float(v) for v in spec]
 
 
 @dataclass(frozen=True)
@@ -54,13 +73,17 @@ class ArrivalModel(Named):
         """Check that the model can generate T arrivals of R runs for h honest and f
         Byzantine workers; the simulator calls it before the first step."""
 
+    def per_step(self, h: int, f: int) -> int:
+        """How many workers arrive at each server step (the last dimension k of ``workers``)."""
+        return 1
+
 
 class Speeds(ArrivalModel):
-    """The authors' sampler [DL24b; digest §5.4]: at each step the arriving honest worker is
+    """The authors' sampler [DL24b; DL24b-code, worker_sampler.py]: at each step the arriving honest worker is
     drawn iid with probabilities p (``speeds``), and a Byzantine worker arrives instead with
     probability ``lam`` (``byzantine="random"``) or at every ceil(1/lam)-th step
     (``byzantine="schedule"``, the authors' code: realized fraction 1/ceil(1/lam), e.g. 1/3
-    for lam = 0.4 [digest §6 row 7]). The Byzantine worker is drawn with the same profile
+    for lam = 0.4 [DL24b-code, trainer/async_trainer.py]). The Byzantine worker is drawn with the same profile
     over the Byzantine ids.
 
     .. note:: iid arrivals with probabilities p are the event simulation of exponential
@@ -70,7 +93,7 @@ class Speeds(ArrivalModel):
     name = "speeds"
 
     def __init__(self, speeds="uniform", lam: float = 0.0, byzantine: str = "random"):
-        self.speeds = speeds
+        self.speeds = _speeds("Speeds", speeds)
         self.lam = _checks.real("Speeds", "lam", lam, low=0, high=1, high_open=True)
         self.byzantine = _checks.one_of("Speeds", "byzantine", byzantine, {"random", "schedule"})
         if self.byzantine == "schedule" and self.lam > 0:
@@ -122,7 +145,7 @@ class ComputeTimes(ArrivalModel):
     def __init__(self, dist: str = "exponential", speeds="uniform", lam: float | None = None,
                  shape: float = 1.0):
         self.dist = _checks.one_of("ComputeTimes", "dist", dist, set(self.DISTS))
-        self.speeds = speeds
+        self.speeds = _speeds("ComputeTimes", speeds)
         self.lam = None if lam is None else _checks.real("ComputeTimes", "lam", lam, low=0, high=1, high_open=True)
         self.shape = _checks.real("ComputeTimes", "shape", shape, low=0, low_open=True)
         if dist == "pareto" and self.shape <= 1:
@@ -180,12 +203,18 @@ class Replay(ArrivalModel):
     name = "replay"
 
     def __init__(self, workers, times=None):
-        self.workers = torch.as_tensor(np.asarray(workers), dtype=torch.int64)
-        if self.workers.dim() not in (1, 2) or self.workers.numel() == 0:
-            _checks.fail("Replay", "workers", "be a non-empty sequence (T,) or array (R, T) of worker ids", workers)
+        expected = "be a non-empty sequence (T,) or array (R, T) of integer worker ids"
+        w = _array("Replay", "workers", workers, expected)
+        if w.dtype.kind not in "iu" or w.ndim not in (1, 2) or w.size == 0:
+            kind = TypeError if w.dtype.kind not in "iu" else ValueError
+            _checks.fail("Replay", "workers", expected, workers, kind=kind)
+        self.workers = torch.as_tensor(w, dtype=torch.int64)
         if times is None:
             times = torch.arange(1, self.workers.shape[-1] + 1, dtype=torch.float64).expand(self.workers.shape)
-        self.times = torch.as_tensor(np.asarray(times), dtype=torch.float64)
+        t = _array("Replay", "times", times, "be real numbers of the shape of workers")
+        if t.dtype.kind not in "iuf" or not np.isfinite(t).all():
+            _checks.fail("Replay", "times", "be finite real numbers of the shape of workers", times)
+        self.times = torch.as_tensor(t, dtype=torch.float64)
         if self.times.shape != self.workers.shape:
             _checks.fail("Replay", "times", f"have the shape of workers {tuple(self.workers.shape)}", self.times)
         if (self.times.diff(dim=-1) < 0).any():
@@ -215,11 +244,30 @@ class Rounds(ArrivalModel):
 
     name = "rounds"
 
+    def per_step(self, h, f):
+        return h + f
+
     def generate(self, stream, T, h, f):
         R, m = len(stream), h + f
         workers = torch.arange(m, device=stream.device).expand(R, T, m).clone()
         times = torch.arange(1, T + 1, dtype=torch.float64, device=stream.device).expand(R, T).clone()
         return Arrivals(workers, times)
+
+
+def _speeds(owner, spec):
+    return spec if isinstance(spec, str) and spec in PROFILES else speeds(owner, spec)
+
+
+def _array(owner: str, name: str, value, expected: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.cpu().numpy()
+    try:
+        out = np.asarray(value)
+    except ValueError:  # ragged
+        _checks.fail(owner, name, expected, value)
+    if out.dtype == bool or out.dtype.kind not in "iuf":
+        _checks.fail(owner, name, expected, value, kind=TypeError)
+    return out
 
 
 ARRIVALS = {"speeds": Speeds, "compute_times": ComputeTimes, "replay": Replay, "rounds": Rounds}

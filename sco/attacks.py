@@ -9,68 +9,13 @@ import math
 import torch
 
 from . import _checks
+from ._attack_core import alie_z, check as _check, honest_stats, rows as _rows, spread, weighted_mean
+from ._attack_core import weights_of as _weights
+from ._registry import check_options, lookup, spec_parts
 from .random import Stream, check_stream
 
-
-def _check(owner: str, honest, honest_weights, n_byz):
-    if not isinstance(honest, torch.Tensor) or not honest.is_floating_point():
-        _checks.fail(owner, "honest", "be a floating-point torch.Tensor of shape (..., h, d)", honest,
-                     kind=TypeError)
-    if honest.dim() < 2 or honest.shape[-2] < 1:
-        _checks.fail(owner, "honest", "have shape (..., h, d) with h >= 1", honest,
-                     hint="Stack the honest worker vectors along dim -2.")
-    n_byz = _checks.integer(owner, "n_byz", n_byz, low=0)
-    w = None
-    if honest_weights is not None:
-        if not isinstance(honest_weights, torch.Tensor):
-            _checks.fail(owner, "honest_weights", "be None or a tensor of shape (..., h)", honest_weights,
-                         kind=TypeError)
-        try:
-            w = honest_weights.to(honest.dtype).expand(honest.shape[:-1])
-        except RuntimeError:
-            _checks.fail(owner, "honest_weights", f"broadcast to {tuple(honest.shape[:-1])}", honest_weights)
-        if (w < 0).any() or not torch.isfinite(w).all() or (w.sum(-1) <= 0).any():
-            _checks.fail(owner, "honest_weights", "be finite, nonnegative, with a positive total", honest_weights)
-    return n_byz, w
-
-
-def _rows(v: torch.Tensor, n_byz: int) -> torch.Tensor:
-    """One vector (..., d) as ``n_byz`` identical Byzantine rows (..., n_byz, d)."""
-    return v.unsqueeze(-2).expand(*v.shape[:-1], n_byz, v.shape[-1]).clone()
-
-
-def _weights(honest: torch.Tensor, honest_weights: torch.Tensor | None) -> torch.Tensor:
-    """The honest weights expanded to (..., h), ones when None."""
-    if honest_weights is None:
-        return torch.ones(honest.shape[:-1], dtype=honest.dtype, device=honest.device)
-    return honest_weights.to(honest.dtype).expand(honest.shape[:-1])
-
-
-def weighted_mean(honest: torch.Tensor, honest_weights: torch.Tensor | None = None) -> torch.Tensor:
-    r"""The honest target :math:`\bar x_G = \sum_i s_i x_i / \sum_i s_i`: (..., h, d) -> (..., d)."""
-    w = _weights(honest, honest_weights)
-    return (w.unsqueeze(-1) * honest).sum(-2) / w.sum(-1, keepdim=True)
-
-
-def honest_stats(honest: torch.Tensor, honest_weights: torch.Tensor | None = None):
-    r"""Weighted mean and coordinate-wise standard deviation of the honest rows.
-
-    .. math::
-
-        \mu = \frac{\sum_i s_i x_i}{V_1},\qquad
-        \sigma^2 = \frac{\sum_i s_i (x_i - \mu)^2}{V_1 - V_2/V_1},\qquad V_1 = \sum_i s_i,\ V_2 = \sum_i s_i^2
-
-    (the unbiased estimate with reliability weights: equal weights give ``std(ddof=1)``, as
-    ``torch.std`` in the authors' code and ByzFL; scaling the weights changes nothing).
-    A single honest row has :math:`\sigma = 0`.
-    """
-    w = _weights(honest, honest_weights)
-    V1, V2 = w.sum(-1, keepdim=True), (w * w).sum(-1, keepdim=True)
-    mu = weighted_mean(honest, w)  # (..., d)
-    dev2 = (w.unsqueeze(-1) * (honest - mu.unsqueeze(-2)) ** 2).sum(-2)  # (..., d)
-    denom = V1 - V2 / V1
-    var = torch.where(denom > 0, dev2 / torch.where(denom > 0, denom, torch.ones_like(denom)), torch.zeros_like(dev2))
-    return mu, var.sqrt()
+__all__ = ["ATTACKS", "alie", "alie_z", "far_point", "gaussian", "honest_stats", "ipm", "joint_weights", "label_flip",
+           "make_attack", "mimic", "non_finite", "sign_flip", "spread", "weighted_mean", "worst_case"]
 
 
 def sign_flip(honest, honest_weights=None, *, n_byz: int, generator=None, scale: float = 1.0,
@@ -79,7 +24,7 @@ def sign_flip(honest, honest_weights=None, *, n_byz: int, generator=None, scale:
 
     ``scale`` is :math:`c`; :math:`\mu` the weighted honest mean. With ``own`` (..., n_byz, d),
     the Byzantine workers' own honest-style vectors, returns :math:`-c` times them: the
-    authors' ``sf`` (each Byzantine worker sends minus its own momentum, [digest] §4.5).
+    authors' ``sf`` (each Byzantine worker sends minus its own momentum, [DL24a-code, sf.py]).
     """
     n_byz, w = _check("sign_flip", honest, honest_weights, n_byz)
     scale = _checks.real("sign_flip", "scale", scale)
@@ -92,53 +37,54 @@ def sign_flip(honest, honest_weights=None, *, n_byz: int, generator=None, scale:
     return _rows(-scale * mu, n_byz)
 
 
-def alie_z(n: float, f: float) -> float:
-    r"""ALIE's :math:`z_{\max} = \Phi^{-1}\big(\frac{n - f - s}{n - f}\big)`, :math:`s = \lfloor n/2 + 1\rfloor - f`
-    [BBG19]; the authors' code ([digest] §4.5, §7.1 item 9). (17, 8) gives 1.2206.
-
-    Weighted (the authors' async code): n = total weight (updates), f = Byzantine weight.
-    """
-    n = _checks.real("alie_z", "n", n, low=0.0, low_open=True)
-    f = _checks.real("alie_z", "f", f, low=0.0)
-    if f >= n:
-        _checks.fail("alie_z", "f", f"be < n={n}", f)
-    s = math.floor(n / 2 + 1) - f
-    p = (n - f - s) / (n - f)
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return float(torch.special.ndtri(torch.tensor(p, dtype=torch.float64)))
-
-
 def alie(honest, honest_weights=None, *, n_byz: int, generator=None, z: float | None = None,
-         byz_weight: float | None = None) -> torch.Tensor:
+         byz_weight=None, std: str = "unbiased") -> torch.Tensor:
     r"""A Little Is Enough [BBG19]: every Byzantine row is :math:`\mu - z\,\sigma`.
 
-    :math:`\mu, \sigma` are the honest (weighted) mean and coordinate-wise std
-    (:func:`honest_stats`); ``z`` defaults to :func:`alie_z` with n = h + n_byz and
-    f = n_byz, or, with ``honest_weights``, n = total weight and f = ``byz_weight`` (default
-    ``n_byz`` times the mean honest weight), as the authors' async code does ([digest] §5.4).
+    :math:`\mu, \sigma` are the honest (weighted) mean and coordinate-wise std of each run
+    (:func:`honest_stats`, ``std`` "unbiased" or "population"); ``z`` defaults to
+    :func:`alie_z` with n = h + n_byz and f = n_byz, or, with ``honest_weights``, per run with
+    n = that run's total weight and f = ``byz_weight`` (a number, or a tensor (...) of one
+    Byzantine weight per run; default ``n_byz`` times the run's mean honest weight), as the
+    authors' asynchronous code recomputes z from the updates [DL24b-code, attacks/alie.py].
+    Every statistic is per run: a run's rows never depend on the other runs of its batch.
 
     .. note::
-        ByzFL's ``ALittleIsEnough(tau=1.5)`` returns :math:`\mu + \tau\sigma`: that is ``z = -tau``
-        (the alias ``"ALittleIsEnough"`` sets ``z=-1.5``).
+        The authors' asynchronous code divides the weighted variance by the total weight
+        (``std="population"``) and takes f = the Byzantine rows' own update counts
+        (``byz_weight``); the default here is the unbiased std of [BBG19], as their
+        synchronous code and ByzFL use. ByzFL's ``ALittleIsEnough(tau=1.5)`` returns
+        :math:`\mu + \tau\sigma`: that is ``z = -tau`` (the alias ``"ALittleIsEnough"`` sets
+        ``z=-1.5``).
     """
     n_byz, w = _check("alie", honest, honest_weights, n_byz)
     h = honest.shape[-2]
-    if z is None:
-        if w is None:
-            z = alie_z(h + n_byz, n_byz)
+    if z is not None:
+        z = _checks.real("alie", "z", z)
+    elif w is None:
+        z = alie_z(h + n_byz, n_byz)
+    else:
+        total_h = w.sum(-1).to(torch.float64)  # (...)
+        if byz_weight is None:
+            fw = n_byz * total_h / h
+        elif isinstance(byz_weight, torch.Tensor):
+            fw = byz_weight.to(total_h.device, torch.float64)
+            if fw.shape != total_h.shape[len(total_h.shape) - fw.dim():] or not torch.isfinite(fw).all() \
+                    or (fw < 0).any():
+                _checks.fail("alie", "byz_weight", f"be finite, >= 0 and broadcast to the batch "
+                             f"{tuple(total_h.shape)}", byz_weight)
         else:
-            total_h = float(w.sum(-1).mean())
-            fw = n_byz * total_h / h if byz_weight is None else _checks.real("alie", "byz_weight", byz_weight, low=0.0)
-            z = alie_z(total_h + fw, fw)
-    z = _checks.real("alie", "z", z)
-    mu, sigma = honest_stats(honest, w)
+            fw = torch.full_like(total_h, _checks.real("alie", "byz_weight", byz_weight, low=0.0))
+        z = alie_z(total_h + fw, fw.expand_as(total_h)).to(honest.dtype).unsqueeze(-1)  # (..., 1)
+    mu, sigma = honest_stats(honest, w, std=std)
     return _rows(mu - z * sigma, n_byz)
 
 
 def ipm(honest, honest_weights=None, *, n_byz: int, generator=None, eps: float = 0.5) -> torch.Tensor:
     r"""Inner-product manipulation, "empire" [XKG20]: every Byzantine row is :math:`-\epsilon\,\mu`.
 
-    ``eps`` = 0.5 is the authors' sync default, 0.1 their async one ([digest] §4.5, §5.4);
+    ``eps`` = 0.5 is the authors' sync default, 0.1 their async one ([DL24a-code, ipm.py],
+    [DL24b-code, attacks/ipm.py]);
     ByzFL's ``InnerProductManipulation(tau=2.0)`` is ``eps=2.0`` (the alias's preset).
     """
     n_byz, w = _check("ipm", honest, honest_weights, n_byz)
@@ -184,7 +130,8 @@ def far_point(honest, honest_weights=None, *, n_byz: int, generator=None, distan
 
     :math:`\rho^2 = \frac{1}{V_1}\sum_i s_i\|x_i - \mu\|^2` is the honest spread (the
     denominator of kappa) and :math:`u` the unit ``direction`` (default
-    :math:`(1, \dots, 1)/\sqrt d`). The "far point" of [digest] §7.2 item 5.
+    :math:`(1, \dots, 1)/\sqrt d`). An outlier far outside the honest spread, which
+    trimming rules must remove entirely [D] (docs/theory.md).
     """
     n_byz, w = _check("far_point", honest, honest_weights, n_byz)
     distance = _checks.real("far_point", "distance", distance)
@@ -208,7 +155,7 @@ def label_flip(*args, **kwargs):
     """Label flipping is objective-level: it has no formula over honest vectors.
 
     Byzantine workers run the honest estimator on a corrupted objective (labels y -> K-1-y,
-    [digest] §4.5) and send what it produces: the simulator calls
+    [DL24a-code, lf.py]) and send what it produces: the simulator calls
     ``objective.flip_labels()`` for the Byzantine workers. Calling this raises; check
     ``ATTACKS[name].objective_level`` instead. (ByzFL's ``LabelFlipping`` likewise only
     averages vectors already computed on flipped labels.)
@@ -220,28 +167,39 @@ def label_flip(*args, **kwargs):
 label_flip.objective_level = True
 
 
-def spread(honest: torch.Tensor, honest_weights: torch.Tensor | None = None) -> torch.Tensor:
-    r""":math:`\rho = \big(\frac{1}{V_1}\sum_i s_i \|x_i - \bar x_G\|^2\big)^{1/2}`, shape (...)."""
-    w = _weights(honest, honest_weights)
-    mu = weighted_mean(honest, w)
-    return ((w * ((honest - mu.unsqueeze(-2)) ** 2).sum(-1)).sum(-1) / w.sum(-1)).sqrt()
-
-
 def joint_weights(honest, honest_weights, n_byz: int, byz_weights=None):
     """Weights of honest + Byzantine rows, (..., h + n_byz) or None when both are None, and the
-    Byzantine share of the weight (the largest over the batch, below 1/2) as a default ``lam``.
+    Byzantine share of the weight as a default ``lam`` (below 1/2; the largest over the batch
+    when ``byz_weights`` give the runs different shares).
 
-    Byzantine rows weigh one each, or the mean honest weight when ``honest_weights`` are given.
+    Byzantine rows weigh one each, or the mean honest weight of their run when
+    ``honest_weights`` are given: then the share is n_byz / (h + n_byz) in every run, exactly.
     """
     h = honest.shape[-2]
-    if honest_weights is None and byz_weights is None:
-        return None, min(n_byz / (n_byz + h), 0.5 - 1e-9)
+    if byz_weights is None:
+        share = min(n_byz / (n_byz + h), 0.5 - 1e-9)
+        if honest_weights is None:
+            return None, share
     hw = _weights(honest, honest_weights)
     batch = honest.shape[:-2]
     bw = hw.mean(-1, keepdim=True).expand(*batch, n_byz) if byz_weights is None \
         else byz_weights.to(honest.dtype).expand(*batch, n_byz)
     weights = torch.cat([hw, bw], dim=-1)
+    if byz_weights is None:
+        return weights, share
     return weights, min(float((bw.sum(-1) / weights.sum(-1)).max()), 0.5 - 1e-9)
+
+
+def _per_run_share(weights: torch.Tensor, h: int) -> bool:
+    """Whether every run of the batch has the same Byzantine share of the weight."""
+    share = weights[..., h:].sum(-1) / weights.sum(-1)  # (...)
+    return bool((share == share.reshape(-1)[0]).all())
+
+
+def _tiled(gen: Stream, K: int) -> Stream:
+    """A stream of R runs as one of K * R runs, run r's key at every k * R + r: the K
+    candidates of a run all see that run's randomness, never another run's."""
+    return gen if len(gen) == 1 else Stream._from_keys(gen.keys.repeat(K, *([1] * (gen.keys.dim() - 1))))
 
 
 def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, agg, lam: float | None = None,
@@ -267,8 +225,8 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
     supremum for CWTM and CWMed (their output stops moving there).
 
     ``agg`` is an aggregator (name, :class:`sco.aggregators.Aggregator` or function) called as
-    ``agg(x, weights, lam=lam, center=center, generator=...)``; ``lam`` defaults to the
-    Byzantine share of the weight; ``byz_weights`` (..., n_byz) default to ones, or to the
+    ``agg(x, weights, lam=lam, center=center, generator=...)`` (each run with its own stream);
+    ``lam`` defaults to the Byzantine share of the weight; ``byz_weights`` (..., n_byz) default to ones, or to the
     mean honest weight when ``honest_weights`` are given; ``center`` (centered clipping)
     defaults to the honest mean. This is a heuristic lower bound on the true worst case.
     """
@@ -282,13 +240,16 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
     agg = as_aggregator(agg)
     batch, (h, d) = honest.shape[:-2], honest.shape[-2:]
     weights, share = joint_weights(honest, w, n_byz, byz_weights)
+    if lam is None and byz_weights is not None and not _per_run_share(weights, h):
+        _checks.fail("worst_case", "lam", "be given when byz_weights give the runs of the batch different "
+                     "Byzantine shares (a default would tie each run's search to the others)", lam)
     lam = share if lam is None else lam
     mu = weighted_mean(honest, w)  # (..., d)
     R = radius * spread(honest, w)  # (...)
     R = torch.where(R > 0, R, torch.ones_like(R))
     center = mu if center is None else center
-    agg_gen = generator.fold("worst_case", "aggregator")
-    agg_gen = agg_gen if len(agg_gen) == 1 else agg_gen[0:1]
+    check_stream("worst_case", generator, math.prod(batch))
+    agg_gen = generator.fold("worst_case", "aggregator")  # one run, or one per batch row
 
     def project(y):  # (K, ..., n_byz, d)
         off = y - mu.unsqueeze(-2)
@@ -299,7 +260,7 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
         K = y.shape[0]
         x = torch.cat([honest.expand(K, *honest.shape), y], dim=-2)
         ww = None if weights is None else weights.expand(K, *weights.shape)
-        out = agg(x, ww, lam=lam, center=center.expand(K, *center.shape), generator=agg_gen)
+        out = agg(x, ww, lam=lam, center=center.expand(K, *center.shape), generator=_tiled(agg_gen, K))
         return torch.linalg.vector_norm(out - mu, dim=-1)
 
     # structured candidates, each (..., n_byz, d)
@@ -355,7 +316,7 @@ ATTACKS = {
     "non_finite": non_finite,
     "label_flip": label_flip,
     "worst_case": worst_case,
-    # the authors' names ([digest] §4.5) and common spellings
+    # the authors' names ([DL24a-code, attacks/], [DL24b-code, attacks/]) and common spellings
     "sf": sign_flip, "little": alie, "empire": ipm, "lf": label_flip, "nan": non_finite,
     # ByzFL class names, with ByzFL's defaults ([ByzFL] v0.0.11, conventions table)
     "SignFlipping": sign_flip,
@@ -370,36 +331,31 @@ ATTACKS = {
 """Attacks by name: ``attack(honest, honest_weights=None, *, n_byz, generator, **params)`` -> (..., n_byz, d)."""
 
 
+_CALL = ("honest", "honest_weights", "n_byz", "generator")
+
+
 def make_attack(spec, **bind):
-    """An attack with its parameters bound, from a name of :data:`ATTACKS`, a dict
-    ``{"name": ..., **params}`` (or ByzFL's ``{"name": ..., "parameters": {...}}``), or a
-    callable (returned as is). ``bind`` adds parameters the caller owns (the simulator binds
-    the aggregator and lam of the worst-case attack). The result is called as
+    """An attack with its parameters bound, from a name of :data:`ATTACKS`, a spec
+    ``{"name": ..., **params}`` (ByzFL's ``{"name": ..., "parameters": {...}}`` is the same
+    spec; an option given both ways raises), or a callable (returned as is). ``bind`` adds
+    parameters the caller owns (the simulator binds the aggregator and lam of the worst-case
+    attack) where the attack takes them. The result is called as
     ``attack(honest, honest_weights, *, n_byz, generator)``.
     """
     if callable(spec) and not isinstance(spec, (str, dict)):
         return spec
-    if isinstance(spec, str):
-        name, params = spec, {}
-    elif isinstance(spec, dict) and "name" in spec:
-        name = spec["name"]
-        params = dict(spec.get("parameters") or {k: v for k, v in spec.items() if k != "name"})
-    else:
+    if not isinstance(spec, (str, dict)):
         _checks.fail("make_attack", "spec", "be a name, a dict with a 'name' key, or a callable", spec,
                      kind=TypeError)
-    if name not in ATTACKS:
-        raise ValueError(f"Unknown attack {name!r}. Known attacks: {sorted(ATTACKS)}.")
-    fn = ATTACKS[name]
+    name, params = spec_parts("make_attack", spec)
+    fn = lookup(name, ATTACKS, "attack")
     if getattr(fn, "objective_level", False):
         _checks.fail("make_attack", "spec", "name a vector attack; label flipping is run by the simulator "
                      "on the flipped objective", name)
     base = fn.func if isinstance(fn, functools.partial) else fn
     accepted = set(inspect.signature(base).parameters)
-    for key in params:
-        if key not in accepted or key in ("honest", "honest_weights", "n_byz", "generator"):
-            _checks.fail("make_attack", "spec", f"use parameters of {name} among "
-                         f"{sorted(accepted - {'honest', 'honest_weights', 'n_byz', 'generator'})}", key)
-    bound = {k: v for k, v in bind.items() if k in accepted}
+    bound = {k: v for k, v in bind.items() if k in accepted and k not in params}
+    check_options("make_attack", name, base, params, reserved=_CALL + tuple(bound))
     attack = functools.partial(fn, **params, **bound)
     attack.__name__ = name
     return attack

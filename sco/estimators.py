@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple
 import torch
 
 from . import _checks
-from ._registry import build
+from ._registry import build, spec_parts
 from .domains import Domain, Unconstrained
 
 # -- schedules -------------------------------------------------------------------------------
@@ -22,20 +22,39 @@ def _schedule(owner: str, name: str, value, *, allowed=("1/t",)):
     return _checks.real(owner, name, value, low=0, low_open=True, high=1)
 
 
-def _rounded(v: torch.Tensor) -> torch.Tensor:
-    """The authors' code form of a schedule: ``max(round(v, 3), 0.01)`` [digest §4.3, §6 row 2]."""
-    return torch.round(v, decimals=3).clamp_min(0.01)
+def _rounded(v: float) -> float:
+    """The authors' code form of a schedule value: ``max(round(v, 3), 0.01)`` with Python's
+    ``round`` (exact decimal rounding of the float, ties to even) [DL24a-code, worker.py,
+    optimizer/anytime_sgd.py]. ``torch.round(v, decimals=3)`` rounds ``v * 1000`` instead and
+    differs where that product is a tie: 1/80 = 0.0125000000000000007 is 0.013 here, 0.012 there.
+    """
+    return max(round(float(v), 3), 0.01)
+
+
+# max(round(1/k, 3), 0.01) for k = 1..256; from k = 96 on it is the floor 0.01, so k > 256 clamps
+_ONE_OVER_K = [_rounded(1 / k) for k in range(1, 257)]
+_TABLES: dict = {}
+
+
+def _rounded_inverse(k: torch.Tensor) -> torch.Tensor:
+    """``max(round(1/k, 3), 0.01)`` for integer counts k (a tensor), looked up in a table: exact
+    and without a Python loop over workers."""
+    table = _TABLES.get(k.device)
+    if table is None:
+        table = _TABLES[k.device] = torch.tensor(_ONE_OVER_K, dtype=torch.float64, device=k.device)
+    return table[k.clamp(1, len(_ONE_OVER_K)) - 1]
 
 
 def _beta_at(beta, k: torch.Tensor, code_rounding: bool) -> torch.Tensor:
     """beta_k for per-worker counts k (a tensor), as a tensor broadcastable over (..., d)."""
     if beta == "1/t":
-        b = 1.0 / k.to(torch.float64)
+        b = _rounded_inverse(k) if code_rounding else 1.0 / k.to(torch.float64)
     elif callable(beta):
         b = torch.as_tensor(beta(k), dtype=torch.float64)
     else:
-        b = torch.full(k.shape, float(beta), dtype=torch.float64, device=k.device)
-    return (_rounded(b) if code_rounding else b)[..., None]
+        b = torch.full(k.shape, _rounded(beta) if code_rounding else float(beta), dtype=torch.float64,
+                       device=k.device)
+    return b[..., None]
 
 
 # -- worker estimators -----------------------------------------------------------------------
@@ -81,7 +100,7 @@ def momentum(beta: float = 0.9, *, form: str = "ema") -> Estimator:
     .. math:: m_t = \\beta m_{t-1} + (1 - \\beta) g_t  \\quad(\\text{form="ema"}),\\qquad
               m_t = \\beta m_{t-1} + g_t \\quad(\\text{form="heavy_ball"}),\\qquad m_1 = g_1
 
-    ``beta`` is the momentum parameter (the authors' code uses 0.9 [digest §3.6, §4.3]).
+    ``beta`` is the momentum parameter (the authors' code uses 0.9 [DL24a-code, worker.py]).
 
     .. note:: Its error does not vanish with t: the EMA of iid noise has variance
        (1 - beta)/(1 + beta) sigma^2 at stationarity, plus a bias from the moving point.
@@ -103,15 +122,19 @@ def storm(beta="1/t", *, code_rounding: bool = False) -> Estimator:
     Both gradients use the same sample z_t (``g``, ``g_prev``). ``beta`` is a constant in
     (0, 1], ``"1/t"`` (beta_t = 1/t, which makes t eps_t a martingale sum and
     E||d_t - grad f(x_t)||^2 <= (2 sigma^2 + 8 D^2 sigma_L^2)/t along AnyTime iterates
-    [digest §3.3, D]) or a callable of the worker's count k (a tensor). t counts the
+    [Lev23; D] (docs/theory.md)) or a callable of the worker's count k (a tensor). t counts the
     worker's own gradients, so asynchronous workers follow their own schedule.
 
-    ``code_rounding=True`` reproduces the authors' code: beta_t = max(round(beta_t, 3), 0.01),
-    which is the constant 0.01 from t = 96 on [digest §6 row 2].
+    ``code_rounding=True`` reproduces the authors' code: beta_t = max(round(beta_t, 3), 0.01)
+    with Python's ``round`` (:func:`_rounded`), which is the constant 0.01 from t = 96 on
+    [DL24a-code, worker.py].
 
     .. note:: With beta = 1 this is SGD exactly (the correction is multiplied by 0).
     """
     beta = _schedule("storm", "beta", beta)
+    if code_rounding and callable(beta):
+        _checks.fail("storm", "beta", "be '1/t' or a constant with code_rounding=True (the authors' code "
+                     "rounds those schedules; a callable one has no code form)", beta)
 
     def update(state, g, g_prev):
         k = state.k + 1
@@ -181,12 +204,13 @@ def anytime(eta, domain: Domain | None = None, *, gamma=None, step: str = "eta_a
         x_{t+1} = \\frac{\\alpha_{1:t}}{\\alpha_{1:t+1}} x_t + \\frac{\\alpha_{t+1}}{\\alpha_{1:t+1}} w_{t+1}
         = x_t + \\gamma_{t+1} (w_{t+1} - x_t), \\qquad \\gamma_{t+1} = \\frac{2}{t + 2}
 
-    so x_t = sum_{s<=t} s w_s / (t(t+1)/2) and ||x_{t+1} - x_t|| <= 2 D/(t + 2) [digest §3.1].
+    so x_t = sum_{s<=t} s w_s / (t(t+1)/2) and ||x_{t+1} - x_t|| <= 2 D/(t + 2) [Cut19; D] (docs/theory.md).
     ``eta`` is the base step; ``step="eta_alpha"`` is the paper's eta alpha_t,
-    ``step="eta"`` the authors' code's plain eta [digest §6 row 1]. ``gamma`` (a constant)
+    ``step="eta"`` the authors' code's plain eta [DL24a-code, optimizer/anytime_sgd.py]. ``gamma`` (a constant)
     replaces 2/(t+2), as in the authors' asynchronous code (gamma = 0.1). ``code_rounding``
-    reproduces the synchronous code's mixing weight max(round(2/(t+1), 3), 0.01) at its
-    t-th step (that is alpha_t = t - 1: x_2 = w_2).
+    reproduces the synchronous code's mixing weight max(round(2/(t+1), 3), 0.01) (Python's
+    ``round``) at its t-th step (that is alpha_t = t - 1: x_2 = w_2) [DL24a-code,
+    optimizer/anytime_sgd.py].
 
     .. note:: The authors' repositories do not project; here w is projected whenever the
        objective has a constraint set.
@@ -208,7 +232,7 @@ def anytime(eta, domain: Domain | None = None, *, gamma=None, step: str = "eta_a
         if gamma is not None:
             g = gamma
         elif code_rounding:
-            g = float(_rounded(torch.tensor(2.0 / (t + 1), dtype=torch.float64)))
+            g = _rounded(2.0 / (t + 1))
         else:
             g = 2.0 / (t + 2)
         x = state.x + g * (w - state.x)
@@ -248,12 +272,13 @@ ALGORITHMS = {
         f"storm[beta={beta}]", storm(beta), projected_sgd(eta, domain), clip),
     "anytime_sgd": lambda eta, domain=None, clip=None: _alg("anytime_sgd", sgd(), anytime(eta, domain), clip),
     "mu2sgd": lambda eta, domain=None, clip=None: _alg("mu2sgd", storm("1/t"), anytime(eta, domain), clip),
-    # The authors' synchronous code [digest §4.3]: step eta without alpha_t, rounded and floored
+    # The authors' synchronous code [DL24a-code, trainer/sync_trainer.py]: step eta without alpha_t, rounded and floored
     # schedules, per-worker clipping at 2.0.
     "mu2sgd_code_sync": lambda eta, domain=None, clip=2.0: _alg(
         "mu2sgd_code_sync", storm("1/t", code_rounding=True),
         anytime(eta, domain, step="eta", code_rounding=True), clip),
-    # The authors' asynchronous code [digest §5.4]: fixed beta = 0.25 and gamma = 0.1, step eta.
+    # The authors' asynchronous code [DL24b-code, trainer/async_trainer.py]: fixed beta = 0.25 and
+    # gamma = 0.1, step eta.
     "mu2sgd_code_async": lambda eta, domain=None, beta=0.25, gamma=0.1, clip=None: _alg(
         "mu2sgd_code_async", storm(beta), anytime(eta, domain, gamma=gamma, step="eta"), clip),
 }
@@ -261,12 +286,14 @@ ALGORITHMS = {
 
 
 def make_algorithm(spec, *, domain: Domain | None = None) -> Algorithm:
-    """An Algorithm from an instance or a dict {"name": ..., "eta": ..., **params} of
-    :data:`ALGORITHMS`; ``domain`` is the constraint set the server projects on."""
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if isinstance(spec, dict):
-        if "eta" not in spec:
-            _checks.fail("make_algorithm", "eta", f"be given for {spec.get('name')!r} (the step size)", None)
-        spec = {**spec, "domain": None if isinstance(domain, Unconstrained) else domain}
-    return build("make_algorithm", spec, ALGORITHMS, Algorithm, "algorithm")
+    """An Algorithm from an instance or a spec {"name": ..., "eta": ..., **params} of
+    :data:`ALGORITHMS` (:func:`sco._registry.spec_parts`: ByzFL's "parameters" form too);
+    ``domain`` is the constraint set the server projects on."""
+    if isinstance(spec, (str, dict)):
+        name, options = spec_parts("make_algorithm", spec)
+        if "eta" not in options:
+            _checks.fail("make_algorithm", "eta", f"be given for {name!r} (the step size)", None)
+        spec = {"name": name, **options}
+    # the server projects on the objective's domain: the caller's, never the spec's
+    return build("make_algorithm", spec, ALGORITHMS, Algorithm, "algorithm",
+                 extra={"domain": None if isinstance(domain, Unconstrained) else domain})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +17,7 @@ import torch
 
 from . import __version__, _checks
 from . import progress as progress_bar
-from ._registry import load_toml
+from ._registry import close_matches, load_toml
 from .aggregators import parse as parse_aggregator
 from .arrivals import ArrivalModel, make_arrivals
 from .backend import resolve
@@ -23,10 +25,14 @@ from .estimators import EstimatorState, make_algorithm
 from .objectives import Objective, make_objective
 from .oracle import Oracle
 from .random import Stream
-from .trace import Trace, log_steps
+from ._plan_checks import DTYPES as _DTYPES  # noqa: F401 (sweep specs name dtypes by these)
+from ._plan_checks import check_memory as _check_memory, device as _device, dtype as _dtype, log as _log
+from ._plan_checks import seeds as _seeds
+from .trace import DivergedWarning, Trace, log_steps
 
 LABEL_FLIP = ("label_flip", "lf", "LabelFlipping")
-_DTYPES = {"float64": torch.float64, "float32": torch.float32, "double": torch.float64, "float": torch.float32}
+# metrics that are >= 0 by definition: +inf or NaN there is an overflow of the run, not of the metric
+_ERRORS = ("excess", "grad_norm_sq", "estimator_error", "honest_error", "aggregation_error", "honest_spread")
 
 
 @dataclass
@@ -77,10 +83,13 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, d: dict) -> Experiment:
+        if not isinstance(d, dict):
+            _checks.fail("Experiment.from_dict", "d", "be a dict of Experiment fields", d, kind=TypeError)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"Unknown experiment keys {unknown}. Known keys: {sorted(names)}.")
+            raise ValueError(f"Unknown experiment keys {unknown}. Known keys: {sorted(names)}."
+                             f"{close_matches(unknown[0], names)}")
         return cls(**d)
 
     @classmethod
@@ -107,9 +116,13 @@ class Experiment:
 
 class Plan:
     """An :class:`Experiment` resolved and validated: every object built, every size checked,
-    before a single step runs."""
+    and one trial call of the aggregator and the attack on a tiny table, before a single step
+    runs, so that whatever the run would reject is rejected here, naming the parameter."""
 
     def __init__(self, exp: Experiment):
+        if not isinstance(exp, Experiment):
+            _checks.fail("Plan", "exp", "be an Experiment (Experiment.from_dict turns a dict into one)", exp,
+                         kind=TypeError)
         self.exp = exp
         owner = "Experiment"
         self.m = _checks.integer(owner, "m", exp.m, low=1)
@@ -117,17 +130,12 @@ class Plan:
         self.h = self.m - self.f
         self.T = _checks.integer(owner, "T", exp.T, low=1)
         self.seeds = _seeds(exp.seeds)
-        dtype = _DTYPES.get(exp.dtype, exp.dtype) if isinstance(exp.dtype, str) else exp.dtype
-        if isinstance(exp.dtype, str) and exp.dtype not in _DTYPES:
-            _checks.fail(owner, "dtype", f"be one of {sorted(_DTYPES)}", exp.dtype)
-        self.device, self.dtype = resolve(exp.device, dtype)
+        self.device, self.dtype = resolve(_device(exp.device), _dtype(exp.dtype))
         obj = exp.objective
-        if isinstance(obj, str):
+        if isinstance(obj, dict) and "name" not in obj:
+            _checks.fail(owner, "objective", "have a 'name' key", obj)
+        if isinstance(obj, (str, dict)):
             obj = make_objective(obj)
-        elif isinstance(obj, dict):
-            if "name" not in obj:
-                _checks.fail(owner, "objective", "have a 'name' key", obj)
-            obj = make_objective(**obj)
         elif not isinstance(obj, Objective):
             _checks.fail(owner, "objective", "be a name, a dict or an Objective", obj, kind=TypeError)
         self.oracle = Oracle(obj, exp.noise, exp.heterogeneity, m=self.h)
@@ -146,10 +154,18 @@ class Plan:
             _checks.fail(owner, "attack", "be None when f = 0 (no Byzantine workers)", exp.attack)
         if exp.lam is not None:
             self.lam = _checks.real(owner, "lam", exp.lam, low=0, high=0.5, high_open=True)
-        elif self.arrivals is None:
+        elif self.arrivals is None or self.arrivals.lam is None:
             self.lam = self.f / self.m
+            if self.lam >= 0.5:
+                _checks.fail(owner, "f", f"be < m/2 = {self.m / 2:g}, so that the Byzantine fraction lam = f/m "
+                             "declared to the aggregator is below 1/2", self.f,
+                             hint="Declare a smaller lam (lam=...) to study a rule beyond its breakdown point.")
         else:
-            self.lam = self.arrivals.lam if self.arrivals.lam is not None else self.f / self.m
+            self.lam = self.arrivals.lam
+            if self.lam >= 0.5:
+                _checks.fail(owner, "arrivals", f"declare a Byzantine share of arrivals lam < 1/2 (got lam="
+                             f"{self.lam:g}), the fraction declared to the aggregator", exp.arrivals,
+                             hint="Give lam=... to the experiment to declare another fraction.")
         if self.f and not self.label_flip:
             from .attacks import make_attack
             # the worst-case attack searches through the run's own aggregator
@@ -166,14 +182,22 @@ class Plan:
                 _checks.one_of(owner, "weights", w, {"counts", "uniform"})
                 self.weights = w
             else:
-                wt = torch.as_tensor(w, dtype=torch.float64)
-                if wt.shape != (self.m,) or (wt < 0).any() or wt.sum() <= 0:
-                    _checks.fail(owner, "weights", f"be 'counts', 'uniform' or {self.m} nonnegative numbers", w)
+                expected = f"be 'counts', 'uniform' or {self.m} finite nonnegative numbers with a positive sum"
+                try:
+                    wt = torch.as_tensor(w, dtype=torch.float64)
+                except (TypeError, ValueError, RuntimeError):
+                    _checks.fail(owner, "weights", expected, w, kind=TypeError)
+                if wt.shape != (self.m,) or not torch.isfinite(wt).all() or (wt < 0).any() or wt.sum() <= 0:
+                    _checks.fail(owner, "weights", expected, w)
                 self.weights = wt
-        self.log = log_steps(self.T, exp.log)
-        self.progress = progress_bar.auto() if exp.progress is None else bool(exp.progress)
+        self.log = log_steps(self.T, _log(exp.log, self.T))
+        if exp.progress is not None and not isinstance(exp.progress, bool):
+            _checks.fail(owner, "progress", "be True, False or None (a bar on a terminal or in Jupyter)", exp.progress,
+                         kind=TypeError)
+        self.progress = progress_bar.auto() if exp.progress is None else exp.progress
         self.state_bytes = self._state_bytes()
-        _check_memory(self.state_bytes, self.device)
+        _check_memory(self._memory(), self.device)
+        self._trial()
 
     def _state_bytes(self) -> int:
         """Bytes of the largest tensors the loop keeps: messages, estimator states, and in
@@ -183,49 +207,74 @@ class Plan:
         n = 5 + (3 if self.arrivals is not None else 0)
         return n * R * self.m * d * item
 
+    def _memory(self) -> dict:
+        """What the run holds, in bytes, by part: the state (:meth:`_state_bytes`), the
+        asynchronous arrays (arriving workers and staleness, int64, and times, float64, each
+        (R, T) or (R, T, k) with k arrivals per step: made on the device, copied to the host at
+        the end) and the logged metrics (host)."""
+        R = len(self.seeds)
+        per_step = 16 + (3 * self.m if self.arrivals is not None else 0)  # per-worker metrics asynchronously
+        out = {"state": self.state_bytes, "metrics": per_step * R * len(self.log) * 8}
+        if self.arrivals is not None:
+            k = self.arrivals.per_step(self.h, self.f)
+            out["arrivals"] = out["arrival copies"] = R * self.T * (16 * k + 8)  # on the device, then on the host
+        return out
+
+    def _trial(self) -> None:
+        """Call the attack and the aggregator once on a tiny table of the run's shape (m rows of
+        dimension 1, one run; uniform and unequal weights when asynchronous): what they would
+        reject at the first step is rejected before it."""
+        from .attacks import worst_case
+        from .random import Stream
+
+        s = Stream([0]).fold("validate")
+        x = s.fold("x").normal((self.m, 1), dtype=self.dtype)  # (1, m, 1)
+        weights = [None]
+        if self.arrivals is not None and not (isinstance(self.weights, str) and self.weights == "uniform"):
+            given = self.weights if isinstance(self.weights, torch.Tensor) else \
+                torch.arange(1, self.m + 1, dtype=torch.float64)
+            weights = [None, given.to(self.dtype)[None]]  # (1, m)
+        try:
+            for w in weights:
+                if self.attack is not None:
+                    attack = self.attack
+                    if getattr(attack, "func", None) is worst_case:  # its parameters, not its search
+                        attack = functools.partial(attack, steps=0, restarts=0)
+                    hw = None if w is None else w[:, :self.h]
+                    rows = attack(x[:, :self.h], hw, n_byz=self.f, generator=s.fold("attack"))
+                    if not isinstance(rows, torch.Tensor) or rows.shape != (1, self.f, 1):
+                        _checks.fail("Experiment", "attack", f"return the Byzantine rows (..., n_byz, d), here "
+                                     f"(1, {self.f}, 1)", rows, kind=TypeError)
+                self.aggregator(x, w, lam=self.lam, center=torch.zeros(1, 1, dtype=self.dtype),
+                                generator=s.fold("aggregate"))
+        except RuntimeError as e:
+            if "memory" not in str(e).lower():
+                raise
+            raise MemoryError(f"The aggregator {self.aggregator.name} needs more memory than there is for m="
+                              f"{self.m} workers ({e}). Use fewer workers or a rule with a smaller "
+                              "footprint.") from None
+
     def run(self) -> Trace:
-        return _Simulation(self).run()
-
-
-def _seeds(seeds) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        n = _checks.integer("Experiment", "seeds", seeds, low=1)
-        return list(range(n))
-    seeds = list(seeds)
-    if not seeds:
-        _checks.fail("Experiment", "seeds", "hold at least one seed", seeds)
-    return [_checks.integer("Experiment", "seeds", s, low=0) for s in seeds]
-
-
-def _available_bytes(device: torch.device) -> int | None:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _check_memory(need: int, device: torch.device):
-    avail = _available_bytes(device)
-    if avail is not None and need > 0.9 * avail:
-        raise MemoryError(
-            f"This run needs about {need / 2**30:.2f} GiB of {device.type} memory for its state "
-            f"and has {avail / 2**30:.2f} GiB available. Reduce the number of seeds, workers m or "
-            f"the dimension d, or use dtype='float32'.")
+        sim = _Simulation(self)
+        trace = sim.run()
+        sim._mark(trace)
+        if trace.diverged.any():
+            warnings.warn(trace.divergence(), DivergedWarning, stacklevel=2)
+        return trace
 
 
 def run(exp) -> Trace:
-    """Run an :class:`Experiment` (or a dict of its fields) and return its :class:`~sco.trace.Trace`."""
+    """Run an :class:`Experiment` (a dict of its fields, or the path of a TOML file of them) and
+    return its :class:`~sco.trace.Trace`. A run that diverges (its iterate becomes inf or NaN)
+    is a result: its trace marks it (:attr:`Trace.diverged_at`) and a
+    :class:`~sco.trace.DivergedWarning` says so."""
     if isinstance(exp, dict):
         exp = Experiment.from_dict(exp)
+    elif isinstance(exp, (str, os.PathLike)):
+        exp = Experiment.from_toml(exp)
+    elif not isinstance(exp, Experiment):
+        _checks.fail("run", "exp", "be an Experiment, a dict of its fields or the path of a TOML file", exp,
+                     kind=TypeError)
     return Plan(exp).run()
 
 
@@ -344,6 +393,7 @@ class _Simulation:
             x_t = self.srv.x
             d_hat = self._aggregate(table, None, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
+            self._watch(t)
             if t in self.log_idx:
                 self._log(t, x_t, d_hat, msgs, None, None)
             if t == p.T:
@@ -418,6 +468,7 @@ class _Simulation:
             x_t = self.srv.x
             d_hat = self._aggregate(table, weights, t)
             self.srv = p.algorithm.server.update(self.srv, d_hat)
+            self._watch(t)
             if t in self.log_idx:
                 wh = None if weights is None else weights[:, :h]
                 self._log(t, x_t, d_hat, table[:, :h], wh, (weights, t - in_table_at))
@@ -468,6 +519,30 @@ class _Simulation:
         state.d[rows, i] = torch.where(active[..., None], upd.d, old.d)
         state.k[rows, i] = torch.where(active, upd.k, old.k)
         prev[rows, i] = torch.where(active[..., None], x_next.expand_as(g), prev[rows, i])
+
+    # -- divergence -------------------------------------------------------------------------------
+
+    def _watch(self, t: int) -> None:
+        """Keep each run's first step whose iterate is not finite; on the device, without a host
+        synchronization (read once, by :meth:`_mark`)."""
+        bad = ~torch.isfinite(self.srv.x).all(-1)  # (R,)
+        first = getattr(self, "_first_bad", None)
+        if first is None:
+            first = self._first_bad = torch.zeros(self.R, dtype=torch.int64, device=self.dev)
+        self._first_bad = torch.where(bad & (first == 0), t, first)
+
+    def _mark(self, trace: Trace) -> None:
+        """Record in ``trace.meta["diverged_at"]`` each run's first non-finite step: of its
+        iterate, or the first logged step where an error metric (nonnegative by definition)
+        overflowed to +inf or NaN, whichever comes first."""
+        first = getattr(self, "_first_bad", None)
+        step = np.zeros(self.R, dtype=np.int64) if first is None else first.cpu().numpy()
+        errors = [v for k, v in trace.metrics.items() if k in _ERRORS]
+        if errors:
+            bad = np.any([np.isnan(v) | np.isposinf(v) for v in errors], axis=0)  # (R, n)
+            logged = np.where(bad.any(1), trace.steps[bad.argmax(1)], 0)
+            step = np.where((step == 0) | ((logged > 0) & (logged < step)), logged, step)
+        trace.meta["diverged_at"] = [int(t) if t else None for t in step]
 
     # -- metrics ----------------------------------------------------------------------------------
 

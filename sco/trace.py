@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,15 @@ METRICS = {
 }
 
 
+class DivergedWarning(RuntimeWarning):
+    """Runs of a simulation diverged: their iterate (or an error metric) became inf or NaN
+    (see :attr:`Trace.diverged_at`)."""
+
+
+class DivergedError(ValueError):
+    """A diverged run was given where finite numbers are needed: a rate fit, a claim."""
+
+
 @dataclass
 class Trace:
     """The record of one simulation (R runs).
@@ -42,7 +51,8 @@ class Trace:
     ``events[name]`` holds per-step arrays (R, T) of asynchronous runs (arriving worker,
     staleness of its message, arrival time) and ``final_weights`` (R, m); ``config`` is
     the full configuration that produced it and ``constants`` the declared constants of
-    the problem (L, D, sigma, ...).
+    the problem (L, D, sigma, ...). ``meta["diverged_at"]`` holds, per run, the first step
+    whose iterate was not finite (None for a run that stayed finite): see :attr:`diverged_at`.
     """
 
     config: dict
@@ -70,6 +80,35 @@ class Trace:
         if idx.size == 0:
             raise ValueError(f"Step t={t} was not logged. Logged steps: {self.steps.tolist()}.")
         return self.metrics[name][:, idx[0]]
+
+    # -- divergence ------------------------------------------------------------------------
+
+    @property
+    def diverged_at(self) -> list:
+        """Per run, the first server step whose iterate was inf or NaN, or None (stayed finite)."""
+        return list(self.meta.get("diverged_at") or [None] * self.R)
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """Whether each run diverged: (R,) bool."""
+        return np.array([t is not None for t in self.diverged_at], dtype=bool)
+
+    def divergence(self) -> str:
+        """What diverged, in words ("" when no run did)."""
+        bad = [(s, t) for s, t in zip(self.seeds, self.diverged_at) if t is not None]
+        if not bad:
+            return ""
+        name = " + ".join(str(self.meta[k]) for k in ("aggregator", "algorithm") if k in self.meta) or "the trace"
+        runs = ", ".join(f"seed {s} at step {t}" for s, t in bad)
+        return (f"{len(bad)} of {self.R} runs of {name} diverged (the iterate, or an error metric, became inf or "
+                f"NaN): {runs}. A smaller step size eta usually prevents it.")
+
+    def require_finite(self, what: str = "this fit") -> Trace:
+        """Return self, or raise :class:`DivergedError` naming the diverged runs and their first
+        non-finite step: rates, fits and claims call it before using the numbers."""
+        if self.diverged.any():
+            raise DivergedError(f"{what} cannot use diverged runs. {self.divergence()}")
+        return self
 
     def to_table(self) -> list[dict]:
         """A tidy table: one row {seed, step, metric, value} per logged number (and ``worker``
@@ -188,7 +227,9 @@ class Trace:
     # -- persistence: .npz with the arrays and a JSON header ------------------------------
 
     def save(self, path) -> Path:
-        """Save to ``path`` (.npz), atomically: a reader never sees a half-written file."""
+        """Save to ``path`` (.npz), atomically: a reader never sees a half-written file. The file's
+        permissions follow the umask, as the store's database does (readable by colleagues under
+        the usual 022)."""
         path = Path(path)
         arrays = {"steps": self.steps}
         arrays.update({f"metric/{k}": v for k, v in self.metrics.items()})
@@ -197,7 +238,9 @@ class Trace:
                   "meta": self.meta, "format": 1}
         arrays["header"] = np.array(json.dumps(header, default=_json_default))
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        # not mkstemp, which creates 0600 whatever the umask: O_EXCL under a fresh name is as safe
+        tmp = path.parent / f".{path.stem}-{uuid.uuid4().hex[:8]}.tmp.npz"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez_compressed(fh, **arrays)

@@ -15,7 +15,8 @@ def honest(seed=0, batch=(), h=9, d=4):
 
 
 @pytest.mark.parametrize("n,f,z", [(17, 8, 1.2206), (9, 4, 0.8416), (17, 4, 0.2934), (10, 2, 0.0)])
-def test_alie_z_matches_the_digest(n, f, z):
+def test_alie_z_matches_the_authors_values(n, f, z):
+    # z_max of [DL24a-code, alie.py], computed by hand: (17, 8) -> Phi^-1(8/9)
     assert alie_z(n, f) == pytest.approx(z, abs=1e-4)
 
 
@@ -98,3 +99,57 @@ def test_worst_case_is_batched_and_weighted():
     w = torch.from_numpy(np.random.default_rng(0).integers(1, 4, size=(2, 8)).astype(float))
     rows = worst_case(x, w, n_byz=2, generator=Stream([1, 2]), agg="ctma(cwmed)", steps=5, restarts=2)
     assert rows.shape == (2, 2, 3) and torch.isfinite(rows).all()
+
+
+def _authors_async_alie(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The authors' asynchronous ALIE, as a plain float64 replay of [DL24b-code, attacks/alie.py]:
+    z from the total and the Byzantine update counts, the weighted mean and the weighted std
+    divided by the total honest weight (population)."""
+    from scipy.stats import norm
+
+    h = x.shape[0]
+    hw = weights[:h]
+    total = weights.sum()
+    byz = total - hw.sum()
+    s = np.floor(total / 2 + 1) - byz
+    z = norm.ppf((total - byz - s) / (total - byz))
+    mu = ((hw / hw.sum())[:, None] * x).sum(0)
+    std = np.sqrt((hw[:, None] * (x - mu) ** 2).sum(0) / hw.sum())
+    return mu - std * z
+
+
+def test_the_authors_asynchronous_alie_is_an_option_and_every_statistic_is_per_run():
+    g = np.random.default_rng(7)
+    x = g.normal(size=(4, 6, 3)) + 1.0  # 4 runs of 6 honest rows
+    counts = g.integers(1, 30, size=(4, 8)).astype(float)  # 6 honest + 2 Byzantine workers' update counts
+    rows = alie(torch.from_numpy(x), torch.from_numpy(counts[:, :6]), n_byz=1, std="population",
+                byz_weight=torch.from_numpy(counts[:, 6:].sum(-1)))
+    for r in range(4):  # each run alone, by the authors' formula
+        np.testing.assert_allclose(rows[r, 0].numpy(), _authors_async_alie(x[r], counts[r]), rtol=1e-12)
+    # the default (unbiased std, Byzantine weight = n_byz x the mean honest weight) is per run too
+    both = alie(torch.from_numpy(x), torch.from_numpy(counts[:, :6]), n_byz=2)
+    for r in range(4):
+        alone = alie(torch.from_numpy(x[r]), torch.from_numpy(counts[r, :6]), n_byz=2)
+        torch.testing.assert_close(both[r], alone, rtol=1e-14, atol=0)
+    assert not torch.allclose(both[0, 0], alie(torch.from_numpy(x[0]), torch.from_numpy(counts[0, :6]), n_byz=2,
+                                               std="population")[0])
+    with pytest.raises(ValueError, match="The 'std' parameter of honest_stats must be one of"):
+        alie(torch.from_numpy(x), n_byz=1, std="sample")
+    with pytest.raises(ValueError, match="The 'byz_weight' parameter of alie must be finite, >= 0 and broadcast"):
+        alie(torch.from_numpy(x), torch.from_numpy(counts[:, :6]), n_byz=1, byz_weight=torch.ones(3))
+
+
+def test_make_attack_takes_one_spec_protocol():
+    from sco.attacks import make_attack
+
+    x = honest(8)
+    flat = make_attack({"name": "alie", "z": 0.5})(x, n_byz=2)
+    byzfl = make_attack({"name": "alie", "parameters": {"z": 0.5}})(x, n_byz=2)
+    torch.testing.assert_close(flat, byzfl, rtol=0, atol=0)
+    torch.testing.assert_close(make_attack({"name": "alie", "parameters": {}})(x, n_byz=2), alie(x, n_byz=2))
+    with pytest.raises(ValueError, match=r"give each option once, either flat or under 'parameters'.*\['z'\]"):
+        make_attack({"name": "alie", "z": 0.5, "parameters": {"z": 1.0}})
+    with pytest.raises(ValueError, match="must use options of ipm among \\['eps'\\]. Got spec='epsilon'"):
+        make_attack({"name": "ipm", "epsilon": 0.5})
+    with pytest.raises(ValueError, match="Unknown attack 'alei'.*Did you mean 'alie'"):
+        make_attack("alei")

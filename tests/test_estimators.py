@@ -69,7 +69,7 @@ def test_code_rounding_of_beta_floors_at_one_percent():
 
 
 def test_storm_error_identity_holds_to_float64_precision():
-    # [digest §3.3, §7.1 item 3]: with beta_t = 1/t, t eps_t = sum_{tau<=t} (e_tau + (tau-1) Z_tau)
+    # [Lev23; D] (docs/theory.md): with beta_t = 1/t, t eps_t = sum_{tau<=t} (e_tau + (tau-1) Z_tau)
     # along any path of query points, for the same sample at both points.
     q = quadratic(6, L=1.0, mu=0.1, seed=3)
     o = Oracle(q, Gaussian(1.0, sigma_L=0.7))
@@ -92,7 +92,7 @@ def test_storm_error_identity_holds_to_float64_precision():
 
 
 def test_anytime_recursion_is_the_weighted_average():
-    # x_t = sum_{s<=t} s w_s / (t (t + 1) / 2) [Cut19; digest §3.1]
+    # x_t = sum_{s<=t} s w_s / (t (t + 1) / 2) [Cut19]
     srv = anytime(0.3)
     st = srv.init(torch.zeros(2, 3, dtype=torch.float64))
     ws, ds = [st.w], _seq(25, (2, 3), seed=4)
@@ -106,7 +106,7 @@ def test_anytime_recursion_is_the_weighted_average():
 
 
 def test_anytime_query_points_move_slowly_on_a_ball():
-    # ||x_{t+1} - x_t|| <= gamma_{t+1} ||w_{t+1} - x_t|| <= 2 D / (t + 2) [digest §7.1 item 2]
+    # ||x_{t+1} - x_t|| <= gamma_{t+1} ||w_{t+1} - x_t|| <= 2 D / (t + 2) [Cut19; D] (docs/theory.md)
     from sco.domains import Ball
     ball = Ball(3, 1.0)
     srv = anytime(5.0, ball)
@@ -155,8 +155,42 @@ def test_registry_and_errors():
         storm("1/t^2")
     with pytest.raises(ValueError, match="The 'eta' parameter of anytime must be > 0"):
         anytime(0.0)
-    with pytest.raises(TypeError, match="Bad options for algorithm 'sgd'"):
+    with pytest.raises(ValueError, match=r"options of sgd among \['average', 'clip', 'eta'\]. Got spec='beta'"):
         make_algorithm({"name": "sgd", "eta": 0.1, "beta": 0.5})
     one, zero = torch.ones(1, 1, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
     st = EstimatorState(one, torch.ones(1, dtype=torch.int64))
     assert math.isclose(float(storm(0.3).update(st, zero, zero).d), 0.7, rel_tol=1e-15)
+
+
+def test_code_rounding_is_pythons_round_and_replays_the_authors_schedules():
+    # Python's round(v, 3) rounds the float's exact decimal value; torch.round(v, decimals=3) rounds
+    # v * 1000: they disagree where that product is a tie (beta at k = 80, gamma at t = 159)
+    assert round(1 / 80, 3) == 0.013
+    assert float(torch.round(torch.tensor(1 / 80, dtype=torch.float64), decimals=3)) == 0.012
+    g = np.random.default_rng(3)
+    T = 200
+    grads = torch.from_numpy(g.normal(size=(T + 1, 2, 1, 3)))  # (step, g / g_prev, worker, d)
+    # the worker: [DL24a-code, worker.py] WorkerSTORM.compute_estimator, replayed with floats
+    d_ref = grads[0, 0].clone()
+    st = EstimatorState(grads[0, 0].clone(), torch.ones(1, dtype=torch.int64))
+    est = storm("1/t", code_rounding=True)
+    for k in range(2, T + 1):
+        beta = max([round(1 / k, 3), 0.01])
+        d_ref = grads[k, 0] + (1 - beta) * (d_ref - grads[k, 1])
+        st = est.update(st, grads[k, 0], grads[k, 1])
+        torch.testing.assert_close(st.d, d_ref, rtol=1e-13, atol=1e-13, msg=f"k={k}")
+    # the server: [DL24a-code, optimizer/anytime_sgd.py] AnyTimeSGD.step with use_alpha_t
+    srv = anytime(0.3, step="eta", code_rounding=True)
+    s = srv.init(torch.zeros(1, 3, dtype=torch.float64))
+    w = x = torch.zeros(1, 3, dtype=torch.float64)
+    it = sum_it = 0
+    for t in range(1, T + 1):
+        it += 1
+        sum_it += it
+        gamma = max([round(it / sum_it, 3), 0.01])
+        w = w - 0.3 * grads[t, 0]
+        x = x * (1 - gamma) + w * gamma
+        s = srv.update(s, grads[t, 0])
+        torch.testing.assert_close(s.x, x, rtol=1e-12, atol=1e-12, msg=f"t={t}")
+    with pytest.raises(ValueError, match="'beta' parameter of storm must be '1/t' or a constant with code_rounding"):
+        storm(lambda k: 1.0 / k, code_rounding=True)

@@ -84,7 +84,7 @@ CASES = {
     "bucketing-sync": config(**{**BYZ, "f": 1, "aggregator": "bucketing[s=2](cwmed)"}),
     "bucketing-async": config(**{**BYZ, "f": 1, "aggregator": "bucketing[s=2](cwmed)"},
                               arrivals={"name": "speeds", "lam": 0.2}),
-    # attacks (weighted ALIE asynchronously only with schedule timing: see the xfail below)
+    # attacks (weighted ALIE asynchronously with schedule timing; random timing: the regression test below)
     **{f"{a}-sync": config(**{**BYZ, "attack": a}) for a in ("alie", "sign_flip", "gaussian", "worst_case")},
     **{f"{a}-async": config(**{**BYZ, "attack": a}, arrivals={"name": "speeds", "lam": 0.3, "byzantine": "schedule"})
        for a in ("alie", "sign_flip", "gaussian")},
@@ -180,11 +180,9 @@ def test_a_planted_simulator_bug_fails_the_comparison(monkeypatch, bug):
         assert_matches(run(cfg), expected)
 
 
-# -- discrepancies the reference found (simulator bugs, left for the lead) -------------------------
+# -- discrepancies the reference found, now fixed: each stays as a regression test --------------
 
 
-@pytest.mark.xfail(strict=True, reason="sco.attacks.alie's weighted z uses float(w.sum(-1).mean()), the honest "
-                   "total averaged over the batch's runs: a run's attack depends on the other seeds batched with it")
 def test_weighted_alie_does_not_mix_runs():
     cfg = config(m=5, f=1, attack="alie", aggregator="cwmed", T=10, arrivals={"name": "speeds", "lam": 0.3})
     assert_matches(run(cfg), reference_sim.simulate(cfg))
@@ -196,16 +194,11 @@ def test_rounds_attack_answers_for_the_byzantine_arrivals():
     assert_matches(run(cfg), reference_sim.simulate(cfg))
 
 
-@pytest.mark.xfail(strict=True, reason="sco.attacks.worst_case passes generator[0:1] (run 0's stream) to a randomized "
-                   "aggregator for every run of the batch: run 1's bucketing inside the search is run 0's")
 def test_worst_case_search_through_bucketing_does_not_mix_runs():
     cfg = config(m=6, f=1, attack="worst_case", aggregator="bucketing[s=2](cwmed)", T=3)
     assert_matches(run(cfg), reference_sim.simulate(cfg))
 
 
-@pytest.mark.xfail(strict=True, reason="sco.estimators._rounded uses torch.round (half to even on v * 1000): "
-                   "beta_80 = 1/80 becomes 0.012, where the authors' Python max(round(1/80, 3), 0.01) gives 0.013 "
-                   "(and gamma at t = 159 likewise)")
 def test_code_rounding_is_the_authors_round():
     cfg = config(m=1, T=81, seeds=[0], log=[80, 81], algorithm={"name": "mu2sgd_code_sync", "eta": 0.05})
     assert_matches(run(cfg), reference_sim.simulate(cfg))

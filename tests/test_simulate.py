@@ -186,7 +186,7 @@ def test_heterogeneous_data_partition_runs():
     (dict(algorithm={"name": "sgd"}), ValueError, "The 'eta' parameter of make_algorithm must be given"),
     (dict(objective={"d": 3}), ValueError, "The 'objective' parameter of Experiment must have a 'name' key"),
     (dict(weights="inverse", arrivals={"name": "speeds"}), ValueError, "The 'weights' parameter of Experiment"),
-    (dict(log=0), ValueError, "The 'log' option must be >= 1"),
+    (dict(log=0), ValueError, "The 'log' parameter of Experiment must be >= 1"),
     (dict(arrivals={"name": "speeds", "lam": 0.2}), ValueError, "The 'lam' parameter of Speeds must be 0 when"),
     (dict(arrivals={"name": "replay", "workers": [0, 1]}), ValueError, "hold at least T=60 arrivals"),
     (dict(arrivals={"name": "compute_times", "speeds": [1.0, 2.0]}), ValueError, "'speeds' parameter of ComputeTimes"),

@@ -57,16 +57,16 @@ def test_cells_are_the_grid_product_named_from_the_varied_keys():
                           "grid": {"aggregator": ["cwmed", "ctma(cwmed)"], "lam": [0.2],
                                    "algorithm": {"eta": [0.1, 1e-05]}}})
     names = [c.name for c in sw.cells]
-    assert names == ["cwmed[lam=0.2]+mu2sgd[eta=0.1]", "cwmed[lam=0.2]+mu2sgd[eta=1e-05]",
-                     "ctma(cwmed)[lam=0.2]+mu2sgd[eta=0.1]", "ctma(cwmed)[lam=0.2]+mu2sgd[eta=1e-05]"]
+    assert names == ["cwmed lam=0.2 | mu2sgd eta=0.1", "cwmed lam=0.2 | mu2sgd eta=1e-05",
+                     "ctma(cwmed) lam=0.2 | mu2sgd eta=0.1", "ctma(cwmed) lam=0.2 | mu2sgd eta=1e-05"]
     cell = sw.cells[2]
-    assert cell.run_name(3) == "ctma(cwmed)[lam=0.2]+mu2sgd[eta=0.1]/seed=3"
+    assert cell.run_name(3) == "ctma(cwmed) lam=0.2 | mu2sgd eta=0.1 | seed=3"
     assert cell.grid == {"aggregator": "ctma(cwmed)", "lam": 0.2, "algorithm.eta": 0.1}
     assert cell.config["algorithm"] == {"name": "mu2sgd", "eta": 0.1}
     assert cell.seeds == [0, 1, 2, 3] and cell.config["lam"] == 0.2 and cell.config["m"] == 5
     # the dotted key is the nested table
     flat = Sweep.from_dict({"base": {}, "grid": {"algorithm.eta": [0.1, 1e-05]}})
-    assert [c.name for c in flat.cells] == ["mean+mu2sgd[eta=0.1]", "mean+mu2sgd[eta=1e-05]"]
+    assert [c.name for c in flat.cells] == ["mean | mu2sgd eta=0.1", "mean | mu2sgd eta=1e-05"]
 
 
 def test_zipped_axes_tables_seeds_in_the_grid_and_no_axes():
@@ -75,14 +75,14 @@ def test_zipped_axes_tables_seeds_in_the_grid_and_no_axes():
                                    "attack": [{"name": "alie"}, {"name": "gaussian", "sigma": 2.0}],
                                    "seeds": [7, 9]}})
     assert [c.name for c in sw.cells] == [
-        "mean[m=4,f=1,objective.d=3,attack=alie]+mu2sgd",
-        "mean[m=4,f=1,objective.d=3,attack=gaussian[sigma=2.0]]+mu2sgd",
-        "mean[m=8,f=2,objective.d=3,attack=alie]+mu2sgd",
-        "mean[m=8,f=2,objective.d=3,attack=gaussian[sigma=2.0]]+mu2sgd"]
+        "mean m=4 f=1 objective.d=3 attack=alie | mu2sgd",
+        "mean m=4 f=1 objective.d=3 attack=gaussian[sigma=2.0] | mu2sgd",
+        "mean m=8 f=2 objective.d=3 attack=alie | mu2sgd",
+        "mean m=8 f=2 objective.d=3 attack=gaussian[sigma=2.0] | mu2sgd"]
     assert sw.cells[3].config["objective"] == {"name": "quadratic", "d": 3}
     assert sw.cells[3].grid["attack"] == "gaussian[sigma=2.0]" and sw.cells[0].seeds == [7, 9]
     one = Sweep({"seeds": 3})
-    assert len(one) == 1 and one.cells[0].name == "mean+mu2sgd" and one.cells[0].seeds == [0, 1, 2]
+    assert len(one) == 1 and one.cells[0].name == "mean | mu2sgd" and one.cells[0].seeds == [0, 1, 2]
 
 
 def test_toml_and_dict_specs_are_the_same_sweep(tmp_path):
@@ -100,14 +100,14 @@ def test_toml_and_dict_specs_are_the_same_sweep(tmp_path):
 
 BAD = [
     ("unknown aggregator", {"grid": {"aggregator": ["cwmed", "nope"]}}, ValueError,
-     r"Cell 'nope\+mu2sgd' of sweep 'tiny' is invalid: .*registered aggregator.*Got spec='nope'"),
+     r"Cell 'nope \| mu2sgd' of sweep 'tiny' is invalid: .*registered aggregator.*Got spec='nope'"),
     ("lam >= 1/2", {"grid": {"lam": [0.2, 0.5]}}, ValueError,
-     r"Cell 'cwmed\[lam=0.5\]\+mu2sgd' .*The 'lam' parameter of Experiment must be < 0.5. Got lam=0.5"),
+     r"Cell 'cwmed lam=0.5 \| mu2sgd' .*The 'lam' parameter of Experiment must be < 0.5. Got lam=0.5"),
     ("a list where a number is needed", {"base": {"lam": [0.1, 0.2]}}, TypeError,
      r"'lam' parameter of Experiment must be a real number. Got lam=\[0.1, 0.2\]. base.lam is a list: "
      r"to sweep over its values, move it to \[grid\]"),
     ("a list inside an axis", {"grid": {"algorithm.eta": [0.1, [0.2]]}}, TypeError,
-     r"Cell 'cwmed\+mu2sgd\[eta=\(0.2\)\]' .*'eta' parameter of anytime must be a real number"),
+     r"Cell 'cwmed \| mu2sgd eta=\(0.2\)' .*'eta' parameter of anytime must be a real number"),
     ("an axis that is not a list", {"grid": {"lam": 0.2}}, TypeError,
      r"The 'grid.lam' parameter of the sweep spec must be a non-empty list of values"),
     ("an unknown key", {"grid": {"lamda": [0.1]}}, ValueError,
@@ -189,7 +189,7 @@ def test_a_failing_cell_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(spe
     assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store")]) == 1
     out = capsys.readouterr()
     assert "4 done, 0 skipped (done before), 4 failed" in out.out
-    assert "FAILED   cwmed+mu2sgd[eta=0.02]/seed=0: RuntimeError: boom: a planted failure" in out.out
+    assert "FAILED   cwmed | mu2sgd eta=0.02 | seed=0: RuntimeError: boom: a planted failure" in out.out
     runs = Store(tmp_path / "store").runs("tiny")
     failed = [r for r in runs if r["status"] == "failed"]
     assert len(failed) == 4 and all("Traceback" in r["error"] and "boom" in r["error"] for r in failed)
@@ -233,8 +233,9 @@ def test_a_run_whose_trace_file_was_deleted_runs_again(tmp_path, count_runs):
     lost = store.runs("tiny")[5]
     (tmp_path / lost["trace"]).unlink()
     assert store.check() == [f"run {lost['key'][:12]}: trace file {lost['trace']} is missing"]
+    assert store.runs("tiny")[5]["status"] == "damaged"
     again = run_sweep(tiny_spec(), tmp_path)
-    assert again.done == [f"{lost['cell']}/seed={lost['seed']}"] and count_runs.calls[-1][2] == [lost["seed"]]
+    assert again.done == [f"{lost['cell']} | seed={lost['seed']}"] and count_runs.calls[-1][2] == [lost["seed"]]
     assert store.check() == [] and len(db_rows(tmp_path)) == 8
 
 
@@ -301,7 +302,7 @@ def test_get_or_run_reads_what_is_stored_and_runs_only_missing_seeds(tmp_path, c
     spec = tiny_spec(grid={"aggregator": ["ctma(median)"]})
     assert len(run_sweep(spec, store).skipped) == 2
     count_runs.fail_if.append(lambda e: True)
-    with pytest.raises(RuntimeError, match=r"Run ctma\(cwmed\)\+mu2sgd/seed=5 failed: RuntimeError: boom"):
+    with pytest.raises(RuntimeError, match=r"Run ctma\(cwmed\) \| mu2sgd \| seed=5 failed: RuntimeError: boom"):
         store.get_or_run({**exp, "seeds": [5]})
 
 
@@ -377,7 +378,7 @@ def test_two_sweep_processes_on_one_store(tmp_path):
 def test_cli_dry_run_lists_batches_and_writes_nothing(spec_file, tmp_path, capsys):
     assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store"), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "8 runs to run, 0 done before" in out and "to run   ctma(cwmed)+mu2sgd[eta=0.02]/seeds=0,1" in out
+    assert "8 runs to run, 0 done before" in out and "to run   ctma(cwmed) | mu2sgd eta=0.02 | seeds=0,1" in out
     assert not (tmp_path / "store").exists()
     assert cli.main(["sweep", str(spec_file), "--store", str(tmp_path / "store")]) == 0
     assert "8 done, 0 skipped" in capsys.readouterr().out
@@ -397,7 +398,7 @@ def test_progress_is_one_log_line_per_batch_off_a_terminal(spec_file, tmp_path, 
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == f"sco sweep tiny: 8 runs in 4 batches to run, 0 done before (store {tmp_path / 'store'}, " \
                        "executor local)"
-    assert lines[1] == "sco sweep tiny: [1/4] start cwmed+mu2sgd[eta=0.1]/seeds=0,1"
+    assert lines[1] == "sco sweep tiny: [1/4] start cwmed | mu2sgd eta=0.1 | seeds=0,1"
     assert sum("] start " in ln for ln in lines) == 4 and sum("] done " in ln for ln in lines) == 4
 
 
@@ -410,3 +411,49 @@ def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(spec_file, tmp_path, 
 
 def _interrupt():
     raise KeyboardInterrupt
+
+
+# -- names round-trip, options given flat are kept ------------------------------------------------------
+
+
+def test_run_names_read_back_and_their_aggregator_part_parses():
+    from sco.aggregators import parse
+    from sco.sweep import RunName, parse_run_name
+
+    sw = Sweep.from_dict({"base": {"m": 9, "f": 2, "attack": "alie", "objective": "quadratic",
+                                   "noise": {"name": "gaussian", "sigma": 1.0}},
+                          "grid": {"aggregator": ["nnm+ctma(cwmed)", {"name": "cwtm"}, "bucketing[s=2](krum)"],
+                                   "attack": [{"name": "gaussian", "sigma": 2.0}, "a b|c%d"],
+                                   "noise.sigma": [1e-05, 1.0],
+                                   "algorithm": [{"name": "storm", "eta": 0.1, "beta": 0.5}],
+                                   "seeds": [0, 12]}})
+    assert sw.cells[0].name == "ctma(nnm(cwmed)) attack=gaussian[sigma=2.0] noise.sigma=1e-05 | storm eta=0.1 beta=0.5"
+    for cell in sw.cells:
+        for seed in cell.seeds:
+            name = cell.run_name(seed)
+            back = parse_run_name(name)
+            assert str(back) == name and back.seed == seed and str(parse_run_name(cell.name)) == cell.name
+            assert parse(back.aggregator).name == back.aggregator  # the grammar reads it (no '+' or '[...]' added)
+            assert back.keys["noise.sigma"] == cell.grid["noise.sigma"] and back.algorithm_keys["beta"] == 0.5
+    assert parse_run_name(sw.cells[2].name).keys["attack"] == "a b|c%d"  # escaped in the name, read back
+    assert str(RunName("cwmed", {"lam": 0.2}, "sgd", {"eta": 0.1}, 3)) == "cwmed lam=0.2 | sgd eta=0.1 | seed=3"
+
+
+def test_an_option_swept_through_a_dotted_key_gives_distinct_rules(tmp_path, count_runs):
+    spec = tiny_spec(grid={"aggregator.mode": ["interpolate", "upper", "lower"]})
+    spec["base"]["aggregator"] = {"name": "cwmed"}
+    sw = Sweep.from_dict(spec)
+    assert [c.name for c in sw.cells] == ["cwmed | mu2sgd", "cwmed[mode=upper] | mu2sgd", "cwmed[mode=lower] | mu2sgd"]
+    assert run_sweep(spec, tmp_path).ok
+    traces = stored(tmp_path)
+    a, b = (traces[(f"cwmed{m} | mu2sgd", 0)] for m in ("", "[mode=upper]"))
+    assert a.meta["aggregator"] == "cwmed" and b.meta["aggregator"] == "cwmed[mode=upper]"
+    assert len(db_rows(tmp_path)) == 6  # three rules, three keys
+
+
+def test_cli_rejects_zero_workers_and_a_stray_argument(spec_file, tmp_path, capsys):
+    assert cli.main(["sweep", str(spec_file), "--workers", "0", "--store", str(tmp_path / "s")]) == 2
+    assert "'workers' parameter of ProcessExecutor must be >= 1. Got workers=0" in capsys.readouterr().err
+    assert cli.main(["sweep", str(spec_file), "extra", "--store", str(tmp_path / "s")]) == 2
+    assert "unexpected argument 'extra'" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

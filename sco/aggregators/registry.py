@@ -6,6 +6,7 @@ import inspect
 import re
 
 from .. import _checks
+from .._registry import close_matches, spec_parts
 from ._core import Aggregator, accepted_keywords
 from .coordinate import cwmed, cwtm, mean
 from .distance import centered_clipping, geometric_median, krum, multi_krum, rfa
@@ -41,7 +42,7 @@ ALIASES = {
     "average": "mean", "avg": "mean", "median": "cwmed", "trimmed_mean": "cwtm", "trmean": "cwtm",
     "gm": "geometric_median", "geomed": "geometric_median", "multikrum": "multi_krum",
     "cc": "centered_clipping",
-    # the authors' code names ([digest] §3.5, §5.3)
+    # the authors' code names ([DL24a-code], [DL24b-code, weighted_cwmed.py, weighted_rfa.py])
     "weighted_cwmed": "cwmed[mode=upper]", "weighted_rfa": "rfa[nu=0.0]",
     "weighted_avg": "mean", "cw_trimmed_mean": "cwtm", "lower_median": "cwmed[mode=lower]",
     # ByzFL class names, with ByzFL's conventions ([ByzFL] v0.0.11)
@@ -57,6 +58,7 @@ ALIASES = {
 # ByzFL parameter names that differ from ours, per class.
 _BYZFL_PARAMS = {"CenteredClipping": {"L": "iters"}}
 _CALL_ARGS = {"x", "weights", "lam", "center", "generator", "base"}
+_MAX_DEPTH = 64  # deeper specs are typos; Python's recursion limit would end them in a RecursionError
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_.\-]*)|(.))")
 
 
@@ -79,10 +81,12 @@ class _Parser:
         self.text = text
         self.tokens = [(m.group(1), m.group(2)) for m in _TOKEN.finditer(text) if m.group(0).strip()]
         self.i = 0
+        self.depth = 0
 
     def error(self, what: str):
+        text = self.text if len(self.text) <= 120 else self.text[:117] + "..."
         _checks.fail("parse", "spec", f"follow the grammar NAME[key=value,...](spec) with '+' chains ({what})",
-                     self.text)
+                     text)
 
     def peek(self):
         return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
@@ -102,6 +106,9 @@ class _Parser:
         return calls
 
     def call(self):
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            self.error(f"nested at most {_MAX_DEPTH} deep")
         name, sym = self.take()
         if name is None:
             self.error(f"expected a name, got {sym!r}")
@@ -125,6 +132,7 @@ class _Parser:
             self.take("(")
             arg = self.chain()
             self.take(")")
+        self.depth -= 1
         return name, options, arg
 
 
@@ -139,7 +147,7 @@ def _check_options(name: str, fn, options: dict) -> dict:
     for key in options:
         if key not in valid:
             _checks.fail("parse", "spec", f"use options of {name} among {sorted(valid)}", key,
-                         hint=f"'{key}' is not an option of {name}.")
+                         hint=f"'{key}' is not an option of {name}.{close_matches(key, valid)}")
     return options
 
 
@@ -193,7 +201,7 @@ def _build(calls, extra: dict | None = None) -> Aggregator:
 
 
 def parse(spec, /, **options) -> Aggregator:
-    """An :class:`Aggregator` from a name, a composed spec, or a ByzFL-style dict.
+    """An :class:`Aggregator` from a name, a composed spec, or a dict spec.
 
     Grammar of a spec (whitespace is ignored)::
 
@@ -207,7 +215,7 @@ def parse(spec, /, **options) -> Aggregator:
     * ``VALUE`` is an int, a float, ``true``/``false``, ``none`` or a bare word (a string).
     * ``m1+m2+...+mk(A)``, with meta-aggregators ``m1..mk`` of which only the last has the
       parenthesized base, is ``mk(...m2(m1(A)))``: the authors' ``"nnm+ctma(A)"`` is
-      ``ctma(nnm(A))``, CTMA anchored at ``A(NNM(x))`` trimming the original rows ([digest] §4.2).
+      ``ctma(nnm(A))``, CTMA anchored at ``A(NNM(x))`` trimming the original rows ([DL24a-code, nnm_and_ctma.py]).
 
     The canonical name (``Aggregator.name``) is the nested form with options sorted by key and
     options equal to their defaults left out: ``parse("nnm+ctma(geometric_median[max_iter=1000])")``
@@ -217,11 +225,14 @@ def parse(spec, /, **options) -> Aggregator:
 
     ``spec`` follows the grammar above (``"cwmed"``, ``"ctma(cwmed)"``,
     ``"nnm+ctma(geometric_median)"``, ``"bucketing[s=2](krum)"``), or is an
-    :class:`Aggregator` (returned as is), or a dict ``{"name": ..., "parameters": {...}}``
-    where ``parameters`` holds options and, for a meta-aggregator, ``"base"`` (a spec or a
-    dict); ``pre_aggregators`` (a list of such dicts, ByzFL's "pre_aggregators") wraps the
-    result as ByzFL does (``[NNM]`` then ``TrMean`` is ``nnm(cwtm)``). Keyword ``options``
-    apply to the outermost rule. ``lam`` is never an option: it is an argument of the call.
+    :class:`Aggregator` (returned as is), or a dict ``{"name": ..., **options}`` (the spec
+    protocol of every registry; ByzFL's ``{"name": ..., "parameters": {...}}`` is the same
+    dict, and an option given both flat and under ``parameters`` raises), where a
+    meta-aggregator's options include ``"base"`` (a spec or a dict); ``pre_aggregators`` (a
+    list of such specs, ByzFL's "pre_aggregators") wraps the result as ByzFL does (``[NNM]``
+    then ``TrMean`` is ``nnm(cwtm)``). Keyword ``options`` apply to the outermost rule (one
+    given in the dict as well raises). ``lam`` is never an option: it is an argument of the
+    call. Specs nest at most 64 deep.
 
     >>> parse("nnm+ctma(cwmed)").name
     'ctma(nnm(cwmed))'
@@ -240,12 +251,16 @@ def parse(spec, /, **options) -> Aggregator:
 
 
 def _from_dict(spec: dict, options: dict) -> Aggregator:
-    if "name" not in spec:
-        _checks.fail("parse", "spec", "have a 'name' key ({'name': ..., 'parameters': {...}})", spec)
-    name, params = spec["name"], dict(spec.get("parameters") or {})
+    spec = dict(spec)
+    pre_aggregators = spec.pop("pre_aggregators", None) or []
+    name, params = spec_parts("parse", spec)  # flat options and ByzFL's "parameters" alike
     if "f" in params:
         _checks.fail("parse", "spec", "not give 'f' (the Byzantine count is the call's lam = f/m)", params,
                      hint="Pass lam=f/m when calling the aggregator.")
+    both = sorted(set(params) & set(options))
+    if both:
+        _checks.fail("parse", "spec", "give each option once, in the dict or as a keyword", spec,
+                     hint=f"{both} appear in both places.")
     params = {_BYZFL_PARAMS.get(name, {}).get(k, k): v for k, v in params.items()}
     base = params.pop("base", None)
     params.update(options)
@@ -256,7 +271,9 @@ def _from_dict(spec: dict, options: dict) -> Aggregator:
         if meta_name not in META_AGGREGATORS:
             _checks.fail("parse", "spec", f"give 'base' only to a meta-aggregator {sorted(META_AGGREGATORS)}", name)
         agg = _meta(meta_name, {**alias_opts, **params}, parse(base))
-    for pre in reversed(spec.get("pre_aggregators") or []):  # ByzFL applies them in list order
-        pre = pre if isinstance(pre, dict) else {"name": pre}
-        agg = _from_dict({"name": pre["name"], "parameters": {**(pre.get("parameters") or {}), "base": agg}}, {})
+    if not isinstance(pre_aggregators, (list, tuple)):
+        _checks.fail("parse", "pre_aggregators", "be a list of specs (ByzFL's form)", pre_aggregators, kind=TypeError)
+    for pre in reversed(pre_aggregators):  # ByzFL applies them in list order
+        pre_name, pre_params = spec_parts("parse", pre, "pre_aggregators")
+        agg = _from_dict({"name": pre_name, **pre_params, "base": agg}, {})
     return agg

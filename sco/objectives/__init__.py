@@ -1,5 +1,7 @@
 """Objectives with declared constants: quadratics and finite sums over data."""
 
+from .. import _checks
+from .._registry import call, check_options, lookup, spec_parts
 from .base import Objective, Optimum
 from .data import Dataset
 from .glm import (GLM, Cauchy, Huber, Logistic, Loss, Softmax, Squared, huber, least_squares, logistic,
@@ -20,11 +22,24 @@ OBJECTIVES = {
 }
 
 
-def make_objective(name: str, **params) -> Objective:
-    """The objective registered as ``name``, built with ``params``."""
-    if name not in OBJECTIVES:
-        raise ValueError(f"Unknown objective {name!r}. Known objectives: {sorted(OBJECTIVES)}.")
-    return OBJECTIVES[name](**params)
+def make_objective(name, **params) -> Objective:
+    """The objective registered as ``name``, built with ``params``; ``name`` may also be a spec
+    ``{"name": ..., **params}`` (the protocol of every registry, :func:`sco._registry.spec_parts`:
+    ByzFL's ``{"name": ..., "parameters": {...}}`` too). An option given twice, unknown or
+    missing raises, naming it."""
+    if isinstance(name, dict):
+        spec_name, options = spec_parts("make_objective", name)
+        both = sorted(set(options) & set(params))
+        if both:
+            _checks.fail("make_objective", "spec", "give each option once, in the spec or as a keyword", name,
+                         hint=f"{both} appear in both places.")
+        name, params = spec_name, {**options, **params}
+    elif isinstance(name, str):
+        name, params = spec_parts("make_objective", {"name": name, **params})
+    else:
+        _checks.fail("make_objective", "name", "be a name or a spec {'name': ..., **params}", name, kind=TypeError)
+    fn = lookup(name, OBJECTIVES, "objective")
+    return call("make_objective", name, fn, check_options("make_objective", name, fn, params))
 
 
 __all__ = ["OBJECTIVES", "GLM", "MLP", "Cauchy", "Dataset", "Huber", "Logistic", "Loss", "Objective", "Optimum",

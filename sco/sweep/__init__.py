@@ -3,8 +3,8 @@
 import importlib
 
 # loaded on first use, so that `sco --help` and the CLI's parser do not import torch
-_EXPORTS = {"Cell": "spec", "Sweep": "spec", "Store": "store", "code_version": "store", "Summary": "run",
-            "run_sweep": "run"}
+_EXPORTS = {"Cell": "spec", "RunName": "spec", "Sweep": "spec", "parse_run_name": "spec", "Store": "store",
+            "StoreError": "store", "code_version": "store", "Summary": "run", "run_sweep": "run"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -35,17 +39,19 @@ class Batch:
 
     def label(self) -> str:
         s = self.seeds
-        return f"{self.cell}/seed={s[0]}" if len(s) == 1 else f"{self.cell}/seeds={','.join(map(str, s))}"
+        return f"{self.cell} | seed={s[0]}" if len(s) == 1 else f"{self.cell} | seeds={','.join(map(str, s))}"
 
 
 @dataclass
 class Outcome:
-    """What running a batch gave: per-seed traces, or the error; the code version that ran it."""
+    """What running a batch gave: per-seed traces, or the error; the code version that ran it;
+    per seed, the step at which the run diverged (None: it stayed finite)."""
 
     traces: list | None = None
     error: str | None = None
     seconds: float = 0.0
     code: str = field(default_factory=code_version)
+    diverged_at: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,10 +62,15 @@ def execute(batch: Batch) -> Outcome:
     """Run a batch wherever this is called; any exception becomes a failed outcome."""
     from ..simulate import Experiment, Plan
 
+    from ..trace import DivergedWarning
+
     start = time.perf_counter()
     try:
-        trace = Plan(Experiment.from_dict(batch.config)).run()
-        return Outcome(traces=split(trace), seconds=time.perf_counter() - start)
+        with warnings.catch_warnings():
+            # a diverged run is a result: the store records it as diverged, the summary says so
+            warnings.simplefilter("ignore", DivergedWarning)
+            trace = Plan(Experiment.from_dict(batch.config)).run()
+        return Outcome(traces=split(trace), seconds=time.perf_counter() - start, diverged_at=trace.diverged_at)
     except Exception as e:  # a failing cell is recorded, and the sweep goes on
         return Outcome(error=error_text(e), seconds=time.perf_counter() - start)
 
@@ -121,7 +132,16 @@ class LocalExecutor:
 class ProcessExecutor(LocalExecutor):
     """Batches over ``workers`` local processes (spawned, so that no torch or SQLite state is
     forked); each process writes its results to the store itself. The pool lives until
-    :meth:`close`, so that several sweeps pay for starting it once."""
+    :meth:`close`, so that several sweeps pay for starting it once.
+
+    Nothing outlives the driver: a worker ignores Ctrl-C (the driver handles it and kills the
+    workers at once, running batches included), dies with the driver (``PR_SET_PDEATHSIG`` on
+    Linux, and a thread that checks the parent every second elsewhere), and checks that the
+    driver is alive before each write to the store. So after SIGKILL, SIGTERM or Ctrl-C of the
+    driver no worker runs on and nothing more is written; a batch cut short leaves at most an
+    unreferenced trace file (:meth:`Store.prune`). The pool must be started (by :meth:`map`)
+    from a thread that lives as long as it: Linux ties the workers to that thread.
+    """
 
     name = "process"
 
@@ -139,7 +159,7 @@ class ProcessExecutor(LocalExecutor):
             # the cores are shared: each process gets its part instead of all of them
             threads = max(1, (os.cpu_count() or 1) // self.workers)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(store, threads))
+                                             initializer=_init_worker, initargs=(store, threads, os.getpid()))
             self._store = store.root
         return self._pool
 
@@ -159,10 +179,18 @@ class ProcessExecutor(LocalExecutor):
                     out = record(store, b, Outcome(error="RuntimeError: a worker process died (killed, or out "
                                                          "of memory) before this batch finished."))
                 yield b, out
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
+        except BaseException:  # Ctrl-C, SIGTERM (the CLI raises), or the caller stopped early
+            self.kill()
             raise
+
+    def kill(self) -> None:
+        """Stop the pool now: its processes are killed, running batches included."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for proc in list(getattr(pool, "_processes", {}).values()):  # concurrent.futures keeps no public list
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -171,24 +199,54 @@ class ProcessExecutor(LocalExecutor):
 
 
 _worker_store: Store | None = None
+_driver: int | None = None
 
 
-def _init_worker(store: Store, threads: int) -> None:
-    global _worker_store
+def _init_worker(store: Store, threads: int, driver: int) -> None:
+    global _worker_store, _driver
     import torch
 
+    _driver = driver
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal group: the driver's
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _orphaned():  # the driver died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_driver, name="sco-watch-driver", daemon=True).start()
     torch.set_num_threads(threads)
     _worker_store = store
 
 
+def _orphaned() -> bool:
+    return _driver is not None and os.getppid() != _driver
+
+
+def _watch_driver() -> None:
+    while not _orphaned():
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _work(batch: Batch) -> Outcome:
-    out = record(_worker_store, batch, execute(batch))
+    out = execute(batch)
+    if _orphaned():  # the driver is gone: its sweep is over, and nothing may be written for it
+        os._exit(1)
+    out = record(_worker_store, batch, out)
     out.traces = None  # stored already: nothing to send back
     return out
 
 
 class RayExecutor(LocalExecutor):
     """Batches as Ray tasks; results come back to this process, which writes them.
+
+    Nothing outlives the driver as far as Ray allows: only the driver writes to the store, so
+    nothing is written after it dies; on Ctrl-C or SIGTERM it cancels its pending tasks
+    (``ray.cancel(force=True)``) before it exits; a local Ray that it started dies with it
+    (Ray ties its processes to the driver with ``PR_SET_PDEATHSIG`` on Linux); on a cluster
+    Ray kills the tasks of a job whose driver has died.
 
     Connects to ``address`` (``"auto"``, ``"ray://host:10001"``, ...), or uses the Ray that is
     already initialized, or starts a local one. When it connects itself, the driver's sco
@@ -231,14 +289,19 @@ class RayExecutor(LocalExecutor):
             pending[task.options(num_cpus=1, num_gpus=self.gpus if gpu else 0, name=b.label()[:100],
                                  max_retries=0).remote(b)] = b
         refs = list(pending)
-        while refs:
-            ready, refs = ray.wait(refs, num_returns=1)
-            b = pending.pop(ready[0])
-            try:
-                out = ray.get(ready[0])
-            except Exception as e:  # the task's worker died, or the cluster went away
-                out = Outcome(error=error_text(e))
-            yield b, record(store, b, out)
+        try:
+            while refs:
+                ready, refs = ray.wait(refs, num_returns=1)
+                b = pending.pop(ready[0])
+                try:
+                    out = ray.get(ready[0])
+                except Exception as e:  # the task's worker died, or the cluster went away
+                    out = Outcome(error=error_text(e))
+                yield b, record(store, b, out)
+        except BaseException:
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            raise
 
     def close(self) -> None:
         if self._owns:
@@ -256,7 +319,7 @@ def make_executor(kind: str | None = None, *, workers: int | None = None, addres
     if address is not None and kind != "ray":
         _checks.fail("sweep", "address", "be given with executor='ray' only", address)
     if kind == "process":
-        return ProcessExecutor(workers or os.cpu_count() or 1)
+        return ProcessExecutor((os.cpu_count() or 1) if workers is None else workers)
     if kind == "ray":
         return RayExecutor(address)
     return LocalExecutor()

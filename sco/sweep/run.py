@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .. import progress as progress_bar
-from ..trace import Trace
+from ..trace import DivergedWarning, Trace
 from .executors import Batch, make_executor, reason
-from .spec import Cell, Sweep, dtype_name
-from .store import DB_NAME, RunKey, Store, canonical_json, join
+from .spec import Cell, Sweep, dtype_name, run_name
+from .store import DB_NAME, FINISHED, RunKey, Store, canonical_json, join
 
 
 @dataclass
 class Summary:
-    """What a sweep did: runs finished now (``done``), found done in the store (``skipped``),
-    ``failed`` (run name, reason), and in a dry run the runs that would run (``pending``) and
-    their batches (``batches``)."""
+    """What a sweep did: runs finished now (``done``), among them the ``diverged`` ones (run
+    name, first non-finite step), runs found finished in the store (``skipped``), ``failed``
+    (run name, reason), and in a dry run the runs that would run (``pending``) and their
+    batches (``batches``). A diverged run is a result, not a failure."""
 
     sweep: str
     store: Path
     executor: str
     code: str
     done: list = field(default_factory=list)
+    diverged: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     pending: list = field(default_factory=list)
@@ -45,8 +48,10 @@ class Summary:
                             f"{len(self.failed)} failed before (dry run: nothing ran)"]
             lines += [f"  to run   {label}" for label in self.batches]
         else:
-            lines = [head + f"{len(self.done)} done, {len(self.skipped)} skipped (done before), "
+            div = f" ({len(self.diverged)} diverged)" if self.diverged else ""
+            lines = [head + f"{len(self.done)} done{div}, {len(self.skipped)} skipped (done before), "
                             f"{len(self.failed)} failed in {self.seconds:.1f} s"]
+        lines += [f"  DIVERGED {name} at step {t}" for name, t in self.diverged]
         lines += [f"  FAILED   {name}: {why}" for name, why in self.failed]
         return "\n".join(lines)
 
@@ -93,7 +98,10 @@ def run_experiment(store: Store, exp) -> Trace:
         name, why = summary.failed[0]
         error = next(r["error"] for r in rows.values() if r["status"] == "failed")
         raise RuntimeError(f"Run {name} failed: {why}\n{error}")
-    return join([store.load(rows[rk.config_hash]) for rk in keys])
+    trace = join([store.load(rows[rk.config_hash]) for rk in keys])
+    if trace.diverged.any():  # as run() would warn
+        warnings.warn(trace.divergence(), DivergedWarning, stacklevel=3)
+    return trace
 
 
 # -- the loop ----------------------------------------------------------------------------------------
@@ -102,8 +110,16 @@ def run_experiment(store: Store, exp) -> Trace:
 def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members) -> Summary:
     device = ex.device()
     sweep.validate(device, cuda=ex.cuda)
-    if not isinstance(store, Store):
-        store = Store(store, any_code=any_code)
+    if isinstance(store, Store):
+        return _run_into(sweep, store, ex, device, dry_run, progress, start, members)
+    store = Store(store, any_code=any_code)
+    try:
+        return _run_into(sweep, store, ex, device, dry_run, progress, start, members)
+    finally:
+        store.close()  # the last connection to close checkpoints the WAL into the database file
+
+
+def _run_into(sweep: Sweep, store: Store, ex, device, dry_run, progress, start, members) -> Summary:
     summary = Summary(sweep.name, store.root, ex.name, store.code, dry_run=dry_run)
     plan = [(cell, _keys(cell, device, store.code)) for cell in sweep.cells]
     all_keys = [rk for _, keys in plan for rk in keys]
@@ -116,7 +132,7 @@ def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members
         todo = []
         for rk in keys:
             row = stored.get(rk.config_hash)
-            if row is not None and row["status"] == "done":
+            if row is not None and row["status"] in FINISHED:
                 summary.skipped.append(cell.run_name(rk.seed))
             else:
                 todo.append(rk)
@@ -128,7 +144,7 @@ def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members
             config = {**cell.config, "seeds": [rk.seed for rk in part], "device": cell.config["device"] or device}
             batches.append(Batch(cell.name, config, part))
     if dry_run:
-        summary.pending = [f"{b.cell}/seed={s}" for b in batches for s in b.seeds]
+        summary.pending = [run_name(b.cell, s) for b in batches for s in b.seeds]
         summary.batches = [b.label() for b in batches]
         return summary
     report = _Reporter(sweep, batches, summary, progress)
@@ -148,14 +164,15 @@ def _run(sweep: Sweep, store, ex, *, dry_run, any_code, progress, start, members
 
 def _keys(cell: Cell, device: str, code: str) -> list[RunKey]:
     """The store keys of a cell's runs: its config with one seed, the device type and dtype it
-    runs in, and the aggregator's canonical name (so that "median" and "cwmed" are one run)."""
+    runs in, and the aggregator's canonical name (so that "median", "cwmed" and {"name": "cwmed"}
+    are one run)."""
     from ..aggregators import parse
 
     cfg = {k: v for k, v in cell.config.items() if k != "progress"}
     run_on = cfg["device"] or device
     cfg["device"] = torch.device(run_on).type
     cfg["dtype"] = dtype_name(cfg["dtype"], run_on)
-    if isinstance(cfg["aggregator"], str):
+    if isinstance(cfg["aggregator"], (str, dict)):
         cfg["aggregator"] = parse(cfg["aggregator"]).name
     return [RunKey(canonical_json({**cfg, "seeds": [s]}), s, code) for s in cell.seeds]
 
@@ -186,11 +203,15 @@ class _Reporter:
 
     def finish(self, b: Batch, out) -> None:
         self.i += 1
-        names = [f"{b.cell}/seed={s}" for s in b.seeds]
+        names = [run_name(b.cell, s) for s in b.seeds]
         if out.ok:
             self.summary.done += names
+            diverged = [(n, t) for n, t in zip(names, out.diverged_at) if t is not None]
+            self.summary.diverged += diverged
             if self.bar is None:
                 self._log(f"[{self.i}/{self.n}] done {b.label()} ({out.seconds:.2f} s)")
+            for n, t in diverged:
+                self._log(f"[{self.i}/{self.n}] DIVERGED {n} at step {t}")
         else:
             why = reason(out.error)
             self.summary.failed += [(n, why) for n in names]

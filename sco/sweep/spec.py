@@ -14,6 +14,7 @@ from .. import _checks
 from .._registry import load_toml
 from ..backend import default_dtype
 from ..simulate import _DTYPES, Experiment, Plan
+from .names import RunName, _aggregator_name, format_value, parse_run_name, run_name  # noqa: F401
 
 #: Keys of an :class:`~sco.simulate.Experiment`: the first part of every grid key.
 EXPERIMENT_KEYS = tuple(f.name for f in dataclasses.fields(Experiment))
@@ -39,8 +40,8 @@ class Cell:
         return list(self.config["seeds"])
 
     def run_name(self, seed: int) -> str:
-        """The name of the run of this cell with one seed: ``<cell>/seed=<seed>``."""
-        return f"{self.name}/seed={seed}"
+        """The name of the run of this cell with one seed: ``<cell> | seed=<seed>``."""
+        return run_name(self.name, seed)
 
 
 class Sweep:
@@ -58,19 +59,23 @@ class Sweep:
     name : the sweep's name in the store (default: the spec file's stem, or "sweep").
     batch : at most this many seeds per batch (default: all seeds of a cell in one batch).
 
-    Cells are named from the keys the grid varies::
+    Cells are named from the keys the grid varies (:class:`RunName`)::
 
-        <aggregator>[<other keys>]+<algorithm>[<algorithm keys>]/seed=<s>
+        <aggregator> <key>=<value> ... | <algorithm> <key>=<value> ... | seed=<s>
 
-    e.g. ``ctma(cwmed)[lam=0.2]+mu2sgd[eta=0.1]/seed=3``: the cell's aggregator spec, then the
-    grid's other keys as ``key=value`` in axis order (dotted paths kept: ``noise.sigma=1.0``),
-    then the algorithm's name with its grid keys (``algorithm.eta`` shows as ``eta``), then the
-    seed. Brackets with nothing to show are left out; the cell itself is the name without
-    ``/seed=<s>``. Values print as ``0.1``, ``1e-05``, ``true``, ``none``, a named table
-    ``{name="alie", z=1.5}`` as ``alie[z=1.5]``, a list as ``(a,b)``.
+    e.g. ``ctma(cwmed) lam=0.2 | mu2sgd eta=0.1 | seed=3``: the cell's aggregator (its
+    canonical name, :func:`sco.aggregators.parse`), then the grid's other keys in axis order
+    (dotted paths kept: ``noise.sigma=1.0``), then the algorithm's name with its grid keys
+    (``algorithm.eta`` shows as ``eta``), then the seed; the cell itself is the name without
+    `` | seed=<s>``. The separators (space, ``|``) lie outside the aggregator grammar, so
+    :func:`parse_run_name` reads every part back. Values print as ``0.1``, ``1e-05``,
+    ``true``, ``none``, a named table ``{name="alie", z=1.5}`` as ``alie[z=1.5]``, a list as
+    ``(a,b)``; a space, ``|`` or ``%`` inside a value is written ``%20``, ``%7C``, ``%25``.
+    A grid may expand to at most ``max_runs`` runs (cells x seeds, default 1,000,000).
     """
 
-    def __init__(self, base=None, grid=None, *, name: str = "sweep", batch: int | None = None):
+    def __init__(self, base=None, grid=None, *, name: str = "sweep", batch: int | None = None,
+                 max_runs: int = 1_000_000):
         if not isinstance(name, str) or not name:
             _fail("name", "be a non-empty string", name)
         self.name = name
@@ -86,6 +91,13 @@ class Sweep:
         self.batch = None if batch is None else _checks.integer(f"sweep '{name}'", "batch", batch, low=1)
         self.axes = _axes(grid if grid is not None else {})
         self.seeds = self._seeds(base, grid or {})
+        max_runs = _checks.integer(f"sweep '{name}'", "max_runs", max_runs, low=1)
+        cells = math.prod(len(values) for _, values in self.axes)
+        if cells * len(self.seeds) > max_runs:
+            sizes = " x ".join(str(len(v)) for _, v in self.axes)
+            _fail("grid", f"expand to at most max_runs={max_runs:,} runs (cells x seeds)",
+                  f"{sizes} = {cells:,} cells x {len(self.seeds)} seeds",
+                  hint="Split the sweep into several, or pass a larger max_runs.")
         self.cells = self._expand()
 
     # -- construction ---------------------------------------------------------------------------
@@ -156,21 +168,24 @@ class Sweep:
 
     def _name(self, config: dict, grid: dict) -> str:
         alg = config["algorithm"]
-        other = [f"{k}={format_value(v)}" for k, v in grid.items()
-                 if k != "aggregator" and k != "algorithm" and not k.startswith("algorithm.")]
-        alg_keys = [f"{k.split('.', 1)[1]}={format_value(v)}" for k, v in grid.items()
-                    if k.startswith("algorithm.") and k != "algorithm.name"]
+        other = {k: v for k, v in grid.items()
+                 if k.split(".")[0] not in ("aggregator", "algorithm")}
         if "algorithm" in grid or not isinstance(alg, dict):
-            alg_part = format_value(alg)
+            alg_name = alg.get("name") if isinstance(alg, dict) else alg
+            alg_keys = {k: v for k, v in alg.items() if k != "name"} if isinstance(alg, dict) else {}
         else:
-            alg_part = format_value(alg.get("name")) + _brackets(alg_keys)
-        return format_value(config["aggregator"]) + _brackets(other) + "+" + alg_part
+            alg_name = alg.get("name")
+            alg_keys = {k.split(".", 1)[1]: v for k, v in grid.items()
+                        if k.startswith("algorithm.") and k != "algorithm.name"}
+        return str(RunName(_aggregator_name(config["aggregator"]), other, format_value(alg_name), alg_keys))
 
     # -- validation -----------------------------------------------------------------------------
 
     def validate(self, device: str | None = None, *, cuda: bool | None = None) -> None:
-        """Build every cell's :class:`~sco.simulate.Plan` (objects, sizes, memory) before any
-        cell runs; the first invalid cell raises, naming the cell and the offending key.
+        """Build every cell's :class:`~sco.simulate.Plan` (objects, sizes, memory, a trial call of
+        the aggregator and the attack) before any cell runs, so that what a run would reject is
+        rejected here (and by ``--dry-run``); the first invalid cell raises, naming the cell and
+        the offending key.
 
         ``device`` is where cells without a device will run; ``cuda`` whether the executor has
         CUDA GPUs (default: this machine's). A CUDA cell is validated on the CPU (in the dtype
@@ -213,32 +228,10 @@ class Sweep:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def format_value(v) -> str:
-    """How a value prints in a cell name (see :class:`Sweep`)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "none"
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else str(v)
-    if isinstance(v, dict):
-        rest = ",".join(f"{k}={format_value(x)}" for k, x in v.items() if k != "name")
-        if "name" in v:
-            return format_value(v["name"]) + (f"[{rest}]" if rest else "")
-        return "{" + rest + "}"
-    if isinstance(v, (list, tuple)):
-        return "(" + ",".join(format_value(x) for x in v) + ")"
-    return str(v)
-
-
 def dtype_name(dtype, device: str) -> str:
     """The canonical name of a config's dtype ('float64', 'float32'), its default filled in."""
     dtype = default_dtype(device) if dtype is None else _DTYPES.get(dtype, dtype)
     return str(dtype).replace("torch.", "")
-
-
-def _brackets(items: list[str]) -> str:
-    return f"[{','.join(items)}]" if items else ""
 
 
 def _scalar(v) -> bool:
