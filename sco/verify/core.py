@@ -187,7 +187,8 @@ def experiment(ctx: Context, **fields) -> Experiment:
 def run(ctx: Context, exp: Experiment):
     """Run (or read from ``ctx.store``) an experiment: its Trace."""
     ctx.step(f"{exp.aggregator if isinstance(exp.aggregator, str) else ''} T={exp.T}")
-    return ctx.store.get_or_run(exp) if ctx.store is not None else Plan(exp).run()
+    tr = ctx.store.get_or_run(exp) if ctx.store is not None else Plan(exp).run()
+    return tr.require_finite(f"A claim's run (aggregator {tr.config.get('aggregator')}, T = {exp.T})")
 
 
 def run_final(ctx: Context, exp: Experiment, metric: str):
