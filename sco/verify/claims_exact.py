@@ -161,8 +161,8 @@ def _arrivals(ctx):
     p_chi = chisquare(counts[:h], expected_h * counts[:h].sum() / expected_h.sum()).pvalue
     p_byz = binomtest(int(counts[h:].sum()), w.size, lam).pvalue
     checks.append(_stat("chi-square p-value", "speeds: honest counts ∝ p_i", p_chi > 1e-4, p_chi, 1e-4,
-                        f"Pearson's test of the pooled honest counts against p_i ∝ i; fails below 1e-4 (its false-"
-                        f"failure probability)."))
+                        "Pearson's test of the pooled honest counts against p_i ∝ i; fails below 1e-4 (its false-"
+                        "failure probability)."))
     checks.append(_stat("binomial p-value", "speeds: Byzantine share = lam", p_byz > 1e-4, p_byz, 1e-4,
                         f"Exact binomial test of {int(counts[h:].sum())} Byzantine arrivals in {w.size}."))
     m = 5
