@@ -7,13 +7,15 @@ import math
 import torch
 
 from .. import _checks
-from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, dist_to,
-                    keep_nearest, pairwise_sqdist, unit_weights)
+from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, keep_nearest,
+                    nearest_sum, unit_weights, upcast_half)
+from ._kernels import dist_to, pairwise_sqdist
 from .coordinate import _cwmed
 
 _INITS = ("median", "zero", "mean")
 
 
+@upcast_half
 def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, tol: float | None = None,
                      max_iter: int = 1000, eps: float = 1e-10, nu: float | None = None,
                      init="median", return_iters: bool = False):
@@ -106,7 +108,8 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
                 beta = torch.where(near, zero, ww / torch.where(near, torch.ones_like(rr), rr))
                 eta = torch.where(near, ww, zero).sum(-1)  # (...)
             else:  # smoothed: nu = 0 with z_t on an input is the limit nu -> 0+, z stays
-                beta = ww / torch.maximum(rr, floor.unsqueeze(-1))
+                # a zero-weight row is removed, also when it sits on z_t (0/0 otherwise)
+                beta = torch.where(ww > 0, ww / torch.maximum(rr, floor.unsqueeze(-1)), zero)
                 eta = torch.where(torch.isinf(beta).any(-1), math.inf, 0.0)
                 beta = torch.where(torch.isinf(beta), zero, beta)
             total = beta.sum(-1)  # (...)
@@ -126,6 +129,7 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
     return (z, iters) if return_iters else z
 
 
+@upcast_half
 def rfa(x: torch.Tensor, weights: torch.Tensor | None = None, *, T: int = 3, nu: float = 0.1) -> torch.Tensor:
     r"""RFA as ByzFL and the authors run it: ``T`` smoothed Weiszfeld steps from zero [PKH22].
 
@@ -151,37 +155,51 @@ def rfa(x: torch.Tensor, weights: torch.Tensor | None = None, *, T: int = 3, nu:
 _NEIGHBORS = {"blanchard": 2, "byzfl": 1}
 
 
-def _krum_keys(x: torch.Tensor, ww: torch.Tensor, lam: float, neighbors: str, owner: str):
+def _krum_keys(x: torch.Tensor, w: torch.Tensor | None, lam: float, neighbors: str, owner: str):
     """Krum scores, as sort keys (rows that must never be selected get +inf), and the masses.
 
     Row i's score sums the squared distances to its nearest other rows up to neighbour mass
     ``S (1 - lam) - off * S / m_+`` (``m - f - off`` rows unweighted), ``off`` = 2 (Blanchard)
-    or 1 (ByzFL), fractional at the boundary. Returns (keys (..., m), S, F, m_+).
+    or 1 (ByzFL), fractional at the boundary. Scores are in the units of
+    :func:`pairwise_sqdist` (a power of two per batch row), which leaves their order as it is.
+    Returns (keys (..., m), S, F, m_+): numbers when ``w`` is None, tensors (...) otherwise.
     """
     off = _NEIGHBORS[neighbors]
     m = x.shape[-2]
-    S = ww.sum(-1)  # (...)
-    F = byzantine_mass(lam, S)
-    mp = (ww > 0).sum(-1).to(torch.float64)
-    K = (S - F) - off * S / mp
-    if bool((K <= 1e-12 * S).any()):
+    if w is None:
+        S, mp = float(m), float(m)
+        F = byzantine_mass(lam, S)
+        K = (S - F) - off
+        too_few = K <= 1e-12 * S
+    else:
+        S = w.sum(-1)  # (...)
+        F = byzantine_mass(lam, S)
+        mp = (w > 0).sum(-1).to(torch.float64)
+        K = (S - F) - off * S / mp
+        too_few = bool((K <= 1e-12 * S).any())
+    if too_few:
         _checks.fail(owner, "lam", f"leave a positive neighbour count m - f - {off} (m(1 - lam) > {off})",
                      lam, hint=f"Krum needs more than 2f + {off} workers.")
-    D, bad = pairwise_sqdist(x)  # (..., m, m)
+    D, bad, _ = pairwise_sqdist(x)  # (..., m, m)
     # Row i itself goes last (key +inf, distance 0): it is reached only when its neighbourhood
     # mass exceeds the other rows' total, and then adds nothing to the score.
     others = D.masked_fill(torch.eye(m, dtype=torch.bool, device=x.device), math.inf)
-    c = keep_nearest(others, ww.unsqueeze(-2), K.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
-    if bool(bad.any()):  # 0 * inf would be NaN
-        D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
-    score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
+    if w is None:
+        score = nearest_sum(others, K)  # (..., m)
+    else:
+        c = keep_nearest(others, w.unsqueeze(-2), K.unsqueeze(-1).expand(w.shape))  # (..., m, m)
+        if x.device.type != "cpu" or bool(bad.any()):  # 0 * inf would be NaN
+            D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
+        score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
     # A finite row whose neighbourhood reaches a non-finite row still ranks before every
     # non-finite row, so the selected row is finite whenever one exists.
     score = torch.nan_to_num(score, nan=torch.finfo(score.dtype).max, posinf=torch.finfo(score.dtype).max)
-    keys = torch.where(bad | (ww == 0), torch.full((), math.inf, dtype=score.dtype, device=score.device), score)
+    never = bad if w is None else bad | (w == 0)
+    keys = torch.where(never, torch.full((), math.inf, dtype=score.dtype, device=score.device), score)
     return keys, S, F, mp
 
 
+@upcast_half
 def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
          neighbors: str = "blanchard") -> torch.Tensor:
     r"""Krum [BEGS17]: the input row with the smallest sum of squared distances to its neighbours.
@@ -213,13 +231,14 @@ def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     _checks.one_of("krum", "neighbors", neighbors, _NEIGHBORS)
 
     def compute(x, w):
-        keys, *_ = _krum_keys(x, unit_weights(x) if w is None else w, lam, neighbors, "krum")
+        keys, *_ = _krum_keys(x, w, lam, neighbors, "krum")
         i = keys.argmin(-1)  # (...); the first minimum, so ties go to the lowest index
         return x.gather(-2, i[..., None, None].expand(*i.shape, 1, x.shape[-1])).squeeze(-2)
 
     return dispatch(compute, x, w)
 
 
+@upcast_half
 def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, q: float | None = None,
                neighbors: str = "blanchard") -> torch.Tensor:
     r"""Multi-Krum [BEGS17]: the average of the ``q`` rows with the smallest Krum scores.
@@ -245,15 +264,19 @@ def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: flo
         q = _checks.real("multi_krum", "q", q, low=0.0, low_open=True)
 
     def compute(x, w):
-        ww = unit_weights(x) if w is None else w
-        keys, S, F, mp = _krum_keys(x, ww, lam, neighbors, "multi_krum")
-        Q = (S - F) if q is None else torch.minimum(q * S / mp, S)  # (...)
-        c = keep_nearest(keys.unsqueeze(-2), ww.unsqueeze(-2), Q.unsqueeze(-1))  # (..., 1, m)
-        return combine(c / Q[..., None, None], x, ~torch.isfinite(keys)).squeeze(-2)
+        keys, S, F, mp = _krum_keys(x, w, lam, neighbors, "multi_krum")
+        if w is None:
+            Q = (S - F) if q is None else min(q, S)
+            c = keep_nearest(keys.unsqueeze(-2), None, Q) / Q  # (..., 1, m)
+        else:
+            Q = (S - F) if q is None else torch.minimum(q * S / mp, S)  # (...)
+            c = keep_nearest(keys.unsqueeze(-2), w.unsqueeze(-2), Q.unsqueeze(-1)) / Q[..., None, None]
+        return combine(c, x, ~torch.isfinite(keys)).squeeze(-2)
 
     return dispatch(compute, x, w)
 
 
+@upcast_half
 def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, center: torch.Tensor,
                       tau: float, iters: int = 1) -> torch.Tensor:
     r"""Centered clipping [KHJ21]: move the previous aggregate by the mean clipped deviation.

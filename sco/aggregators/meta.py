@@ -9,7 +9,8 @@ import torch
 from .. import _checks
 from ..random import check_stream
 from ._core import (Aggregator, as_aggregator, byzantine_mass, check_lam, check_weights, check_x,
-                    combine, dispatch, dist_to, keep_nearest, pairwise_sqdist, unit_weights)
+                    combine, dispatch, keep_nearest, upcast_half)
+from ._kernels import dist_to, pairwise_sqdist
 
 _TIES = ("paper", "authors")
 
@@ -62,6 +63,7 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
     _checks.one_of("ctma", "ties", ties, _TIES)
     name = "ctma" + _options_suffix({"ties": ties} if ties != "paper" else {}) + f"({base.name})"
 
+    @upcast_half
     def fn(x, weights=None, *, lam, center=None, generator=None):
         x = check_x(name, x)
         w = check_weights(name, weights, x)
@@ -69,17 +71,22 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
         anchor = base(x, weights, lam=lam, center=center, generator=generator)  # (..., d)
 
         def compute(x, w, anchor):
-            ww = unit_weights(x) if w is None else w
-            S = ww.sum(-1)
-            M = S - byzantine_mass(lam, S)  # (...)
             r = dist_to(x, anchor)  # (..., m)
             bad = ~torch.isfinite(r)
-            c = keep_nearest(r.unsqueeze(-2), ww.unsqueeze(-2), M.unsqueeze(-1))  # (..., 1, m)
+            if w is None:  # the masses are numbers: nothing to ask the device
+                M = x.shape[-2] - byzantine_mass(lam, float(x.shape[-2]))
+                c = keep_nearest(r.unsqueeze(-2), None, M)  # (..., 1, m)
+                ww, Mcol = torch.ones((), dtype=torch.float64, device=x.device), M
+            else:
+                S = w.sum(-1)
+                M = S - byzantine_mass(lam, S)  # (...)
+                c = keep_nearest(r.unsqueeze(-2), w.unsqueeze(-2), M.unsqueeze(-1))  # (..., 1, m)
+                ww, Mcol = w, M.unsqueeze(-1)
             if ties == "paper":
-                return combine(c / M[..., None, None], x, bad).squeeze(-2)
+                return combine(c / (M if w is None else M[..., None, None]), x, bad).squeeze(-2)
             r_kept = torch.where(c.squeeze(-2) > 0, r, torch.full((), -math.inf, dtype=r.dtype, device=r.device))
             keep = (r <= r_kept.amax(-1, keepdim=True)) & (ww > 0)  # every row tied at the threshold
-            coef = torch.where(keep, ww, torch.zeros((), dtype=ww.dtype, device=ww.device)) / M.unsqueeze(-1)
+            coef = torch.where(keep, ww, torch.zeros((), dtype=torch.float64, device=x.device)) / Mcol
             return (anchor * (1 - coef.sum(-1, keepdim=True)).to(x.dtype)
                     + combine(coef.unsqueeze(-2), x, bad).squeeze(-2))
 
@@ -118,17 +125,20 @@ def nnm(base) -> Aggregator:
     base = as_aggregator(base)
     name = f"nnm({base.name})"
 
+    @upcast_half
     def fn(x, weights=None, *, lam, center=None, generator=None):
         x = check_x(name, x)
         w = check_weights(name, weights, x)
         lam = check_lam(name, lam)
 
         def mix(x, w):
-            ww = unit_weights(x) if w is None else w
-            S = ww.sum(-1)
+            D, bad, _ = pairwise_sqdist(x)  # (..., m, m)
+            if w is None:
+                M = x.shape[-2] - byzantine_mass(lam, float(x.shape[-2]))
+                return combine(keep_nearest(D, None, M) / M, x, bad)  # (..., m, d)
+            S = w.sum(-1)
             M = S - byzantine_mass(lam, S)  # (...)
-            D, bad = pairwise_sqdist(x)  # (..., m, m)
-            c = keep_nearest(D, ww.unsqueeze(-2), M.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
+            c = keep_nearest(D, w.unsqueeze(-2), M.unsqueeze(-1).expand(w.shape))  # (..., m, m)
             return combine(c / M[..., None, None], x, bad)  # (..., m, d)
 
         return base(dispatch(mix, x, w), weights, lam=lam, center=center, generator=generator)
@@ -183,6 +193,7 @@ def bucketing(base, s: int | None = None) -> Aggregator:
         s = _checks.integer("bucketing", "s", s, low=1)
     name = "bucketing" + _options_suffix({"s": s} if s is not None else {}) + f"({base.name})"
 
+    @upcast_half
     def fn(x, weights=None, *, lam, center=None, generator=None):
         x = check_x(name, x)
         w = check_weights(name, weights, x)
