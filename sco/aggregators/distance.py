@@ -115,11 +115,11 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
             total = beta.sum(-1)  # (...)
             safe = torch.where(total > 0, total, torch.ones_like(total))
             T = combine((beta / safe.unsqueeze(-1)).unsqueeze(-2), x, bad).squeeze(-2)  # (..., d)
-            pull = total * torch.linalg.vector_norm((T - z).detach(), dim=-1).to(torch.float64)  # ||R(z_t)||
+            pull = total * _gap(T, z)  # ||R(z_t)||
             gamma = torch.where(pull > 0, (eta / torch.where(pull > 0, pull, torch.ones_like(pull))).clamp(max=1), 1.0)
             gamma = torch.where(done, 1.0, gamma).to(x.dtype).unsqueeze(-1)
             z_new = (1 - gamma) * T + gamma * z
-            step = torch.linalg.vector_norm((z_new - z).detach(), dim=-1).to(torch.float64)
+            step = _gap(z_new, z)
             iters = iters + (~done).long()
             done = done | (step <= tol * scale)
             z = z_new
@@ -127,6 +127,11 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
 
     z, iters = dispatch(compute, x, w, init=init)
     return (z, iters) if return_iters else z
+
+
+def _gap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``||a - b||`` (..., d) -> (...) float64, at any scale (a plain norm of a 1e-160 step underflows)."""
+    return dist_to(a.detach().unsqueeze(-2), b.detach()).squeeze(-1)
 
 
 @upcast_half
