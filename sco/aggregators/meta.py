@@ -212,17 +212,18 @@ def bucketing(base, s: int | None = None) -> Aggregator:
             batch = x.shape[:-2]
             perm = generator.fold("bucketing").permutation(m).to(x.device)  # (R, m)
             perm = perm.reshape(*batch, m) if len(generator) > 1 else perm.reshape(m).expand(*batch, m)
-            if batch == ():
-                xp = x.index_select(-2, perm)  # (m, d)
-            else:
-                xp = x.gather(-2, perm.unsqueeze(-1).expand(*batch, m, d))  # (..., m, d)
             base_gen = generator.fold("bucketing-base")
-            full = (m // size) * size
-            if w is None:  # plain means of the full buckets, then of the smaller last one
-                means = xp[..., :full, :].reshape(*batch, full // size, size, d).mean(-2)  # (..., nb, d)
-                if full < m:
-                    means = torch.cat([means, xp[..., full:, :].mean(-2, keepdim=True)], dim=-2)
+            runs = math.prod(batch)
+            if w is None:  # bucket sums by one scatter-add of x's rows: no permuted copy of x
+                slot = torch.argsort(perm, dim=-1) // size  # (..., m): the bucket of each row
+                slot = slot + torch.arange(0, runs * nb, nb, device=x.device).reshape(*batch, 1)
+                sums = x.new_zeros(runs * nb, d).index_add_(0, slot.reshape(-1), x.reshape(-1, d))
+                counts = torch.full((nb, 1), float(size), dtype=x.dtype, device=x.device)
+                counts[-1] = m - (nb - 1) * size  # the smaller last bucket
+                means = sums.reshape(*batch, nb, d).div_(counts)  # (..., nb, d), in place: one big temporary
                 return base(means, None, lam=lam_b, center=center, generator=base_gen)
+            first = torch.arange(0, runs * m, m, device=x.device).reshape(*batch, 1)
+            xp = x.reshape(-1, d).index_select(0, (perm + first).reshape(-1)).reshape(*batch, m, d)  # bucket order
             pad = nb * size - m
             ww = w.gather(-1, perm)  # (..., m)
             if pad:
