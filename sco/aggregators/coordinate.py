@@ -28,7 +28,7 @@ def mean(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
 
     Guarantee: none against Byzantine rows; a single row holding NaN or inf makes the output
     non-finite, and one row at 1e300 moves it by 1e300/m. It is the honest target
-    :math:`\bar x_G` of every robustness definition ([AFG+23], [DL24b]; [digest] §3.4, §5.3).
+    :math:`\bar x_G` of every robustness definition ([AFG+23], [DL24b, Def. 3.1]).
     Rows with zero weight are removed (their values, even NaN, are never read into the sum).
     """
     x = check_x("mean", x)
@@ -73,7 +73,8 @@ def _flat_weights(w: torch.Tensor, m: int) -> np.ndarray:
 
 @upcast_half
 def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) -> torch.Tensor:
-    r"""Coordinate-wise (weighted) trimmed mean [YCRB18]; weighted form [D] of [DL24b].
+    r"""Coordinate-wise (weighted) trimmed mean [YCRB18]; weighted form [D] (docs/theory.md) in the
+    sense of [DL24b].
 
     Problem: estimate the honest mean when a fraction ``lam`` of the weight is Byzantine.
     For each coordinate k, sort the values :math:`x_{(1)k} \le \dots \le x_{(m)k}` with their
@@ -93,13 +94,14 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
     rows replicated (up to rounding of the sum).
 
     Guarantee: (f, kappa)-robust with
-    :math:`\kappa = \frac{6f}{m-2f}\big(1 + \frac{f}{m-2f}\big)` [AFG+23, Table 1] ([digest]
-    §3.4, [R], an upper bound; see :func:`sco.robustness.theoretical_kappa`). The output is
+    :math:`\kappa = \frac{6f}{m-2f}\big(1 + \frac{f}{m-2f}\big)` [AFG+23, Table 1] (an
+    upper bound, as recalled: not yet checked against the paper's table; see
+    :func:`sco.robustness.theoretical_kappa`). The output is
     finite whenever at most ``lam`` of the weight sits on rows holding NaN, +-inf or 1e300:
     such values sort to the ends (NaN last) and fall in the trimmed mass.
 
     .. note::
-        The weighted form is [digest] §5.3 item 3 [D]: neither the released code of [DL24b]
+        The weighted form is [D] (docs/theory.md): neither the released code of [DL24b]
         nor ByzFL has it. ByzFL's ``TrMean(f)`` and the authors' ``CWTrimmedMean`` take an
         integer f; :func:`cwmed` with ``mode="interpolate"`` is this rule's limit as
         ``lam -> 1/2`` (the trimmed interval shrinks to the weight midpoint).
@@ -188,7 +190,8 @@ def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "
     (``interpolate``: the mean of two). Zero-weight rows are never selected.
 
     Guarantee: (f, kappa)-robust with :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23,
-    Table 1] ([digest] §3.4 [R], an upper bound); finite output whenever less than half the
+    Table 1] (an upper bound, as recalled: not yet checked against the paper's table); finite
+    output whenever less than half the
     weight, in particular at most ``lam``, sits on non-finite rows.
 
     .. note::

@@ -47,8 +47,9 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
     the steps each batch row used (rows stop independently).
 
     Guarantee: the exact geometric median is (f, kappa)-robust with
-    :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23, Table 1] ([digest] §3.4 [R], an upper
-    bound); this routine approximates it to ``tol`` (with an absolute ``nu``, the smoothed
+    :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23, Table 1] (an upper bound,
+    as recalled: not yet checked against the paper's table); this routine approximates it to
+    ``tol`` (with an absolute ``nu``, the smoothed
     objective's minimizer instead). Rows whose distance to :math:`z_0` is not finite (NaN, inf, overflow
     from 1e300) get :math:`\beta_i = 0`, the limit of a point at infinite distance, so the
     output stays finite when at most ``lam`` < 1/2 of the weight is on such rows.
@@ -56,7 +57,8 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
     .. note::
         ByzFL's ``GeometricMedian`` and the authors' RFA run 3 steps from :math:`z_0 = 0` with
         :math:`\nu = 0.1` (async code :math:`\nu = 0`), a coarse approximation that is not
-        translation-equivariant ([digest] §3.5, §6 row 6): that is :func:`rfa`. Where
+        translation-equivariant ([ByzFL, aggregators.py], [DL24a-code, rfa.py],
+        [DL24b-code, weighted_rfa.py]): that is :func:`rfa`. Where
         ``nu=0`` and :math:`z_t` coincides with an input the authors divide by zero; we take
         the limit :math:`\nu \to 0^+` (:math:`z_{t+1} = z_t`).
     """
@@ -145,11 +147,11 @@ def rfa(x: torch.Tensor, weights: torch.Tensor | None = None, *, T: int = 3, nu:
 
     This is :func:`geometric_median` with ``init="zero"``, ``max_iter=T``, ``tol=0`` and an
     absolute ``nu``: ByzFL's ``GeometricMedian(nu=0.1, T=3)`` and the authors' sync ``rfa.py``
-    (``nu=0.1``); their async ``rfa``/``weighted_rfa`` use ``nu=0`` ([digest] §3.5, §5.3
-    item 2, §6 row 6).
+    (``nu=0.1``); their async ``rfa``/``weighted_rfa`` use ``nu=0`` ([DL24b-code,
+    rfa.py, weighted_rfa.py]).
 
     Guarantee: none proved for 3 steps (a coarse approximation of the geometric median); it is
-    not translation-equivariant (a good bug detector, [digest] §7.1 item 4). Rows with
+    not translation-equivariant (which makes it a good bug detector). Rows with
     non-finite distance get zero weight (ByzFL drops rows holding inf; NaN rows make its
     output NaN).
     """
@@ -215,14 +217,15 @@ def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
 
     with :math:`N_i` the :math:`m - f - 2` rows nearest to :math:`x_i` other than itself
     (``neighbors="blanchard"``, default) or :math:`m - f - 1` (``neighbors="byzfl"``).
-    ``x`` (..., m, d), ``lam`` = f/m. Weighted [D] ([digest] §5.3 item 4: no paper defines it):
+    ``x`` (..., m, d), ``lam`` = f/m. Weighted [D] (docs/theory.md; no paper defines it):
     :math:`N_i` holds the nearest other rows up to weight mass
     :math:`S(1-\lambda) - \mathrm{off}\cdot S/m_+` (:math:`m_+` rows of positive weight,
     fractional at the boundary), so uniform weights give the unweighted rule and zero weight
     removes a row. Ties go to the lowest index. Selection is exact (the output is an input row).
 
     Guarantee: (f, kappa)-robust with :math:`\kappa = 6(1 + \frac{f}{m-2f})` [AFG+23,
-    Table 1] ([digest] §3.4 [R], upper bound), for :math:`m > 2f + 2`. Non-finite rows are at
+    Table 1] (an upper bound, as recalled: not yet checked against the paper's table), for :math:`m
+    > 2f + 2`. Non-finite rows are at
     infinite distance from all others and are never selected while a finite row exists.
 
     .. note::
@@ -254,7 +257,7 @@ def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: flo
         \text{ rows of smallest score } \textstyle\sum_{j \in N_i}\|x_i - x_j\|^2
 
     Scores as in :func:`krum`. ``q`` defaults to :math:`m - f` (ByzFL's ``MultiKrum``);
-    weighted [D], the rows of smallest score are taken up to weight mass :math:`q S / m_+`
+    weighted [D] (docs/theory.md), the rows of smallest score are taken up to weight mass :math:`q S / m_+`
     (default :math:`(1 - \lambda) S`), fractional at the boundary, and averaged with their
     weights. Ties by index.
 
@@ -297,8 +300,9 @@ def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, c
     integer weights the rule on replicated rows. Translation-equivariant when ``center``
     moves with the rows; scale-equivariant only if ``tau`` scales too (it is absolute).
 
-    Guarantee: [KHJ21] bound the error given a good center and a tuned :math:`\tau` (theorem
-    not read here, [digest] §3.5); no instance-wise (f, kappa) value is used. Each row moves the output by
+    Guarantee: [KHJ21] bound the error given a good center and a tuned :math:`\tau` (the
+    theorem's number and constants not checked here); no instance-wise (f, kappa) value is used.
+    Each row moves the output by
     at most :math:`\tau s_i / S`; a row at non-finite distance (NaN, inf, overflow) contributes
     nothing (its clipped direction is undefined), so the output is finite.
 

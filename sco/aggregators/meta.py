@@ -33,13 +33,16 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
 
     where the rows are taken in increasing :math:`(r_i, i)` and :math:`c_i \le s_i` is the
     part of row i's weight inside the first :math:`M` of cumulative weight (fractional at the
-    boundary, [digest] §5.3 item 5). Unweighted with ``lam = f/m``: average the m - f rows
-    nearest to the anchor ([digest] §4.2). ``base`` is :math:`A` (a function, an
-    :class:`Aggregator` or a name), called with the same ``weights``, ``lam`` and extras;
+    boundary, so that exactly :math:`(1-\lambda)S` is kept, as [DL24b, §3.3] keeps it).
+    Unweighted with ``lam = f/m``: average the m - f rows nearest to the anchor [DL24a].
+    ``base`` is :math:`A` (a function, an :class:`Aggregator` or a name), called with the
+    same ``weights``, ``lam`` and extras;
     ``x`` (..., m, d), ``weights`` (..., m). Returns an :class:`Aggregator`.
 
-    Guarantee ([D], [digest] §4.2 and §5.3, proved there and checked on 20k instances; the
-    papers' own constants were not obtained): instance-wise, with :math:`q = \lambda/(1-\lambda)`,
+    Guarantee: over a :math:`(c_\lambda, \lambda)`-weighted robust base, w-CTMA is
+    :math:`(60\lambda(1 + c_\lambda), \lambda)`-robust [DL24b, Lemma 3.1]. A tighter
+    instance-wise bound [D] (docs/theory.md; checked on 20k instances), with
+    :math:`q = \lambda/(1-\lambda)`,
 
     .. math::
 
@@ -55,9 +58,9 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
         authors' ``centered_trimmed.py`` keeps every row with
         :math:`r_i \le` the (m-f)-th smallest distance but still divides by m - f
         (:math:`x_0 + \sum_{kept}(x_i - x_0)/(m-f)`), which over-counts rows tied at the
-        threshold ([digest] §4.2, §6 row 5); ``ties="authors"`` reproduces it (weighted: rows
-        within the boundary distance, divided by :math:`M`). Weighted CTMA is not in the
-        released code of [DL24b] ([digest] §6 row 8).
+        threshold [DL24a-code, centered_trimmed.py]; ``ties="authors"`` reproduces it
+        (weighted: rows within the boundary distance, divided by :math:`M`). Weighted CTMA is not in the
+        released code [DL24b-code].
     """
     base = as_aggregator(base)
     _checks.one_of("ctma", "ties", ties, _TIES)
@@ -108,17 +111,18 @@ def nnm(base) -> Aggregator:
     first, at distance 0); unweighted, the m - f nearest rows including itself. The mixed rows
     keep their weights. Computed as a mixing matrix :math:`W = c/M` (..., m, m) times ``x``
     from the (m, m) squared-distance matrix (Gram form, centered; see
-    ``_core.pairwise_sqdist``): O(m^2 d) time, never an (m, m, d) tensor.
+    ``_kernels.pairwise_sqdist``): O(m^2 d) time, never an (m, m, d) tensor.
 
     Guarantee: if :math:`A` is (f, kappa)-robust then :math:`A \circ \mathrm{NNM}` is
     (f, kappa')-robust with :math:`\kappa' \le \frac{8f}{m-f}(\kappa + 1)` [AFG+23] (their NNM
-    theorem, recalled in [digest] §3.4 [R]: theorem number and constant unverified; an upper bound). Non-finite rows are at infinite distance from the
+    theorem, as recalled: theorem number and constant not yet checked; an upper bound). Non-finite
+    rows are at infinite distance from the
     others, so no honest row mixes them in while at most ``lam`` of the weight is on them.
 
     .. note::
         ByzFL's ``NNM(f)`` and the authors' ``nnm.py`` mix with the m - f nearest rows by
         ``argpartition`` of ``cdist`` (ties in arbitrary order) and materialize
-        (m, m - f, d) ([digest] §3.5). The authors' "nnm+ctma" anchors CTMA at
+        (m, m - f, d) ([ByzFL, preaggregators.py], [DL24a-code, nnm.py]). The authors' "nnm+ctma" anchors CTMA at
         :math:`A(\mathrm{NNM}(x))` and trims the *original* rows: that is
         ``ctma(nnm(A))``, spelled ``"nnm+ctma(A)"`` by :func:`parse`.
     """
@@ -178,14 +182,14 @@ def bucketing(base, s: int | None = None) -> Aggregator:
     base is called with ``lam_b = lam * m / ceil(m/s)`` (must be < 1/2).
 
     Guarantee: [KHJ22] (their bucketing theorem, in expectation over the permutation: an upper
-    bound of order :math:`s\,\lambda\,\kappa_A`; not read in the paper, [digest] §8 tags it [R]). Weighted [D]: ``lam_b`` is the same count-based fraction,
+    bound of order :math:`s\,\lambda\,\kappa_A`; as recalled, not checked against the paper). Weighted [D]: ``lam_b`` is the same count-based fraction,
     which bounds the Byzantine share of bucket *weight* only when weights are near-uniform.
     Zero-weight rows and empty buckets carry no weight; permutation invariance, removal and
     replication hold only in distribution (the buckets change).
 
     .. note::
         ByzFL's ``Bucketing(s)`` uses numpy/torch's global RNG; the authors' code uses
-        ``s = floor(m/(2f))`` and refuses ``f > m/4`` ([digest] §3.5, §6 row 9), which our
+        ``s = floor(m/(2f))`` and refuses ``f > m/4`` ([DL24a-code, bucketing.py]), which our
         default reproduces when ``m/(2f)`` is not an integer and otherwise lowers by one.
     """
     base = as_aggregator(base)
