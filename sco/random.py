@@ -250,17 +250,26 @@ def _finish_(out: torch.Tensor, kind: str) -> None:
         out.log_().neg_()
 
 
+# Elements per block of the torch path (GPUs): its int64 temporaries stay near 1 GiB each.
+_DEVICE_BLOCK = 1 << 27
+
+
 def _generate_torch(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
-    """The grid in one pass of torch integer ops (GPUs); the reference form of the CPU path."""
+    """The grid in blocks of keys, each in one pass of torch integer ops (GPUs); the
+    reference form of the CPU path."""
     R, N = out.shape
-    h = _mix_(keys[:, None] + torch.arange(1, N + 1, dtype=torch.int64, device=keys.device) * _GAMMA)
-    if kind == "bits":
-        out.copy_(h)
-        return
-    _to_unit(h, out)
-    if kind == "normal" and out.dtype != torch.float64:
-        out.mul_(2).sub_(1)
-    _finish_(out, kind)
+    ctr = torch.arange(1, N + 1, dtype=torch.int64, device=keys.device) * _GAMMA  # (N,)
+    rows = max(1, _DEVICE_BLOCK // N)
+    for r0 in range(0, R, rows):
+        h = _mix_(keys[r0:r0 + rows, None] + ctr)  # (rows, N)
+        o = out[r0:r0 + rows]
+        if kind == "bits":
+            o.copy_(h)
+            continue
+        _to_unit(h, o)
+        if kind == "normal" and out.dtype != torch.float64:
+            o.mul_(2).sub_(1)
+        _finish_(o, kind)
 
 
 _U64 = np.uint64

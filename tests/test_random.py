@@ -119,6 +119,7 @@ def test_cpu_path_is_the_torch_reference_bit_for_bit(kind, dtype, block, monkeyp
     # against the one-pass torch form, which GPUs run
     import sco.random as rnd
     monkeypatch.setattr(rnd, "_CPU_BLOCK", block)
+    monkeypatch.setattr(rnd, "_DEVICE_BLOCK", block)  # the torch path's blocks of keys, too
     for seeds, N in (([3, 2**62 + 11, 0], 1000), (list(range(70)), 5), ([9], 1)):
         keys = Stream(seeds).fold("noise", 2).keys
         fast = torch.empty(len(seeds), N, dtype=dtype)
