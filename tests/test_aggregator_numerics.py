@@ -209,3 +209,34 @@ def test_centered_clipping_at_scale_with_a_far_center():
         got = centered_clipping(x * s, w, center=c * s, tau=0.5 * s, iters=2)
         torch.testing.assert_close(got / s, base, rtol=1e-12, atol=0)
     assert math.isfinite(float(base.sum()))
+
+
+# -- the accelerator forms (no host synchronisation), run on the CPU ------------------------------
+
+DEVICE_RULES = ["mean", "cwmed", "cwmed[mode=lower]", "cwmed[mode=upper]", "cwtm", "geometric_median", "rfa", "krum",
+                "krum[neighbors=byzfl]", "multi_krum", "centered_clipping[tau=1.0,iters=2]", "ctma(cwmed)",
+                "ctma[ties=authors](cwmed)", "ctma(geometric_median)", "nnm(cwtm)", "nnm+ctma(cwmed)",
+                "bucketing(cwmed)"]
+
+
+@pytest.mark.parametrize("spec", DEVICE_RULES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_device_forms_match_the_host_forms(spec, dtype, monkeypatch):
+    # what a GPU runs (torch sorts and selections, masks applied without asking whether any row
+    # is bad, scaled distances), forced on the CPU, against the CPU's numpy kernels
+    g = np.random.default_rng(11)
+    x = torch.from_numpy(g.normal(size=(3, 13, 7)) + 4.0).to(dtype)
+    x[0, 4] = x[0, 2]  # a tie
+    x[1, 5] = math.inf  # a bad row within the Byzantine budget
+    x[2, :, 3] = 1.0  # a constant coordinate
+    w = torch.from_numpy(g.uniform(0.2, 3.0, size=(3, 13)))
+    w[1, 5] = 0.5
+    agg = parse(spec)
+    kw = dict(lam=3 / 13, center=torch.full((3, 7), 0.5, dtype=dtype), generator=Stream([4, 5, 6]))
+    tol = 1e-9 if dtype == torch.float64 else 1e-4
+    for weights in (None, w):
+        want = agg(x, weights, **kw)
+        with monkeypatch.context() as mp:
+            mp.setattr(_kernels, "host", lambda t: False)
+            got = agg(x, weights, **kw)
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol * float(want.abs().max()))

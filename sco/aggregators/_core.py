@@ -13,7 +13,7 @@ import torch
 
 from .. import _checks
 from ..random import Stream
-from ._kernels import dist_to, pairwise_sqdist  # noqa: F401  (the shared distance kernels)
+from . import _kernels
 
 # -- validation ----------------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ def keep_nearest(keys: torch.Tensor, w: torch.Tensor | None, mass) -> torch.Tens
 
 def _kth(keys: torch.Tensor, k: int) -> torch.Tensor:
     """The k-th smallest key along the last axis, keepdim (numpy's SIMD partition on CPU)."""
-    if keys.device.type == "cpu" and keys.dtype in (torch.float32, torch.float64):
+    if _kernels.host(keys) and keys.dtype in (torch.float32, torch.float64):
         return torch.from_numpy(np.partition(keys.numpy(), k - 1, axis=-1)[..., k - 1:k])  # (..., n, 1)
     return torch.kthvalue(keys, k, dim=-1, keepdim=True).values
 
@@ -287,7 +287,7 @@ def _keep_nearest_units(keys: torch.Tensor, mass: float) -> torch.Tensor:
     lt, eq = keys < t, keys == t  # (..., n, m)
     one = torch.ones((), dtype=torch.float64, device=keys.device)
     zero = torch.zeros((), dtype=torch.float64, device=keys.device)
-    if keys.device.type == "cpu" and bool((eq.sum(-1) == 1).all()):  # the usual case: t unique, of rank k-1
+    if _kernels.host(keys) and bool((eq.sum(-1) == 1).all()):  # the usual case: t unique, of rank k-1
         frac = min(1.0, max(0.0, mass - (k - 1)))
         frac = 0.0 if frac <= 64 * _EPS * mass else frac
         return torch.where(lt, one, torch.where(eq, torch.full((), frac, dtype=torch.float64), zero))
@@ -306,7 +306,7 @@ def nearest_sum(keys: torch.Tensor, mass: float) -> torch.Tensor:
     """
     keys = torch.nan_to_num(keys.detach(), nan=math.inf, posinf=math.inf)
     k = _units_k(keys.shape[-1], mass)
-    if keys.device.type == "cpu" and keys.dtype in (torch.float32, torch.float64):
+    if _kernels.host(keys) and keys.dtype in (torch.float32, torch.float64):
         part = np.partition(keys.numpy(), k - 1, axis=-1)
         low, t = torch.from_numpy(part[..., :k - 1]), torch.from_numpy(part[..., k - 1])
     else:
@@ -337,7 +337,7 @@ def combine(c: torch.Tensor, x: torch.Tensor, bad: torch.Tensor | None = None) -
     ``0 * inf`` would otherwise be NaN. (On the CPU only when some row is bad; elsewhere
     always, since asking would synchronize the device.)
     """
-    if bad is not None and (x.device.type != "cpu" or bool(bad.any())):
+    if bad is not None and (not _kernels.host(x) or bool(bad.any())):
         x = torch.where(bad.unsqueeze(-1), torch.zeros((), dtype=x.dtype, device=x.device), x)
     return c.to(x.dtype) @ x
 

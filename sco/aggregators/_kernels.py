@@ -20,13 +20,20 @@ BLOCK_ELEMENTS = 1 << 20
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
 
 
+def host(t: torch.Tensor) -> bool:
+    """Whether ``t`` is on the CPU: there asking a tensor for a value costs nothing and the
+    numpy kernels run; elsewhere every step stays on the device without synchronizing. (Tests
+    set this to ``lambda t: False`` to run the accelerator forms on the CPU.)"""
+    return t.device.type == "cpu"
+
+
 def numpy_path(x: torch.Tensor) -> bool:
     """Whether ``x`` takes the numpy kernels: CPU float32/float64 not recording gradients.
 
     numpy's SIMD sort (x86-simd-sort) is 5-10x faster than torch.sort on CPU; numpy cannot
     carry autograd, so tensors that need gradients (and other devices) take torch's path.
     """
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    return (host(x) and x.dtype in (torch.float32, torch.float64)
             and not (x.requires_grad and torch.is_grad_enabled()))
 
 
@@ -208,7 +215,7 @@ def pairwise_sqdist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     mid = torch.sort(norms, dim=-1, stable=True).indices[..., (m - 1) // 2:(m - 1) // 2 + 1]  # (..., 1)
     center = x.detach().gather(-2, mid.unsqueeze(-1).expand(*mid.shape, d))  # (..., 1, d)
     G = None
-    if x.device.type == "cpu":
+    if host(x):
         G = _centered_gram_blocks(x, center)
         e = int(math.log2(torch.finfo(x.dtype).max)) // 2  # |y|^2 in [2**-e, 2**e]
         med = G.diagonal(dim1=-2, dim2=-1).median(-1).values
@@ -232,7 +239,7 @@ def pairwise_sqdist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
         sq = sq.clone()
         D = G.mul_(-2).add_(sq.unsqueeze(-1)).add_(sq.unsqueeze(-2)).clamp_min_(0)
     D.diagonal(dim1=-2, dim2=-1).zero_()  # exact zeros (clamp_min saves its input, not D)
-    if x.device.type != "cpu" or bool(bad.any()):
+    if not host(x) or bool(bad.any()):
         eye = torch.eye(m, dtype=torch.bool, device=x.device)
         D = torch.where((bad.unsqueeze(-1) | bad.unsqueeze(-2)) & ~eye, math.inf,
                         torch.where(eye, 0.0, D).to(D.dtype)).to(D.dtype)

@@ -9,6 +9,7 @@ import torch
 from .. import _checks
 from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, keep_nearest,
                     nearest_sum, unit_weights, upcast_half)
+from . import _kernels
 from ._kernels import dist_to, pairwise_sqdist
 from .coordinate import _cwmed
 
@@ -195,7 +196,7 @@ def _krum_keys(x: torch.Tensor, w: torch.Tensor | None, lam: float, neighbors: s
         score = nearest_sum(others, K)  # (..., m)
     else:
         c = keep_nearest(others, w.unsqueeze(-2), K.unsqueeze(-1).expand(w.shape))  # (..., m, m)
-        if x.device.type != "cpu" or bool(bad.any()):  # 0 * inf would be NaN
+        if not _kernels.host(x) or bool(bad.any()):  # 0 * inf would be NaN
             D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
         score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
     # A finite row whose neighbourhood reaches a non-finite row still ranks before every
