@@ -11,6 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
+# Benchmark the checkout this file lives in, not whichever sco is installed (an editable
+# install of another tree would win otherwise); PYTHONPATH still comes first.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1 + len([p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]), _ROOT)
+
 _POLICY_PRESET = "OMP_WAIT_POLICY" in os.environ
 _TORCH_PRELOADED = "torch" in sys.modules
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -63,6 +68,7 @@ def environment(threads: int | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "cpu": _cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "sco": os.path.dirname(__import__("sco").__file__),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -77,7 +83,7 @@ def print_environment(env: dict) -> None:
           f"torch threads {env['torch_threads']} (interop {env['torch_interop_threads']}), "
           f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, MKL_NUM_THREADS={env['MKL_NUM_THREADS']}, "
           f"{env['cpu_count']} CPUs ({env['cpu']}, {env['cpu_capability']})")
-    print(f"torch {env['torch']}, numpy {env['numpy']}, python {env['python']}; "
+    print(f"sco from {env['sco']}; torch {env['torch']}, numpy {env['numpy']}, python {env['python']}; "
           f"load average at start {env['load_average_start']}")
 
 
