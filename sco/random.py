@@ -15,7 +15,6 @@ numbers: as easy as 1, 2, 3", SC 2011 (counter-based generators).
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import math
 
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from . import _checks
+from ._parallel import run_jobs
 
 _M64 = (1 << 64) - 1
 
@@ -274,7 +274,6 @@ def _generate_torch(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
 
 _U64 = np.uint64
 _NP_GAMMA, _NP_C1, _NP_C2 = _U64(0x9E3779B97F4A7C15), _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
 
 
 def _generate_numpy(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
@@ -334,23 +333,9 @@ def _generate_numpy(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
     per = max(1, math.ceil(blocks * math.ceil(N / cols) / (8 * torch.get_num_threads())))
     per = min(per, blocks)
     jobs = [(c0, r0, min(R, r0 + per * rows)) for c0 in range(0, N, cols) for r0 in range(0, R, per * rows)]
-    _run(jobs, job)
+    run_jobs(jobs, job)
     if kind != "bits" and kind != "uniform":
         _finish_(out, kind)
-
-
-def _run(jobs, fn) -> None:
-    global _POOL
-    n = max(1, min(torch.get_num_threads(), len(jobs)))
-    if n == 1:
-        for j in jobs:
-            fn(j)
-        return
-    if _POOL is None or _POOL._max_workers < n:
-        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=n)
-    size = max(1, len(jobs) // (4 * n))
-    for f in [_POOL.submit(lambda g: [fn(j) for j in g], jobs[i:i + size]) for i in range(0, len(jobs), size)]:
-        f.result()
 
 
 def check_stream(owner: str, generator, runs: int) -> Stream:
