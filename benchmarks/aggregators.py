@@ -1,21 +1,31 @@
-"""Speed of the aggregators: relative to the mean, relative to ByzFL, and the cost exponent in m."""
+"""Speed of the aggregators: against the mean, weighted against unweighted, against ByzFL, batched against a loop, exponents in m.
+
+Run: python benchmarks/aggregators.py [--quick] [--rounds 5] [--threads 2] [--json PATH]
+Every figure is a ratio of cases timed in the same rounds (interleaved, median over rounds);
+the issue's targets are printed with PASS/MISS and every figure goes to a JSON file
+(default benchmarks/results/aggregators.json). ByzFL is optional:
+``pip install --no-deps byzfl==0.0.11`` (its own dependencies pull torchvision).
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import statistics
-import sys
-import types
+import _harness  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
-import numpy as np
-import torch
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import types  # noqa: E402
 
-from sco.aggregators import parse
-from sco.experiments import call_times
-from sco.random import Stream
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
-SHAPES = [(100, 100_000), (1000, 1_000), (17, 1_000_000)]
+from _harness import Targets, environment, exponent, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
+from sco.aggregators import parse  # noqa: E402
+from sco.random import Stream  # noqa: E402
+
+SHAPES = [(100, 100_000), (17, 1_000_000), (1000, 1_000)]
+QUICK_SHAPES = [(100, 10_000), (17, 100_000), (200, 1_000)]
 
 
 def load_byzfl():
@@ -37,139 +47,194 @@ def load_byzfl():
                                  **{k: getattr(preaggregators, k) for k in dir(preaggregators) if k[0].isupper()})
 
 
-def timeit(fn, repeats: int, budget: float = 0.05) -> tuple[float, float]:
-    """Seconds per call: (median, best) over ``repeats`` repeats of enough calls to last ``budget``.
+def rules(B, f: int, s: int):
+    """(label, our spec, ByzFL callable factory or None) with matched semantics and parameters.
 
-    On a shared machine the median carries the time lost to other processes (a 2-thread op
-    waits for a descheduled thread, a scheduler quantum of ~4-8 ms); the best repeat is
-    closer to the machine's own speed. Both are printed.
+    ``f`` Byzantine rows (our ``lam = f/m``), ``s`` ByzFL's bucket size (given to both).
+    ByzFL objects are made fresh per call where they keep state (CenteredClipping's center).
     """
-    times = call_times(fn, repeats=repeats, budget=budget)
-    return statistics.median(times), min(times)
-
-
-def rules(byzfl):
-    """(label, our spec, ByzFL factory (f, s) -> callable or None, convention note); the
-    factories are called only when ByzFL is installed."""
-    B = byzfl
-
-    def nnm_avg(f, s):
+    def nnm_avg():
         nn, avg = B.NNM(f), B.Average()
         return lambda x: avg(nn(x))
 
-    def bucket_med(f, s):
+    def bucket_med():
         bk, med = B.Bucketing(s), B.Median()
         return lambda x: med(bk(x))
 
+    def fresh_cc():
+        return lambda x: B.CenteredClipping(tau=100.0, L=1)(x)  # center 0 at every call, as ours
+
+    have = B is not None
     return [
-        ("mean", "mean", (lambda f, s: B.Average()), "same"),
-        ("cwmed (lower)", "cwmed", None, ""),
-        ("cwmed[interpolate]", "cwmed[mode=interpolate]", (lambda f, s: B.Median()),
-         "ByzFL Median = interpolating"),
-        ("cwtm", "cwtm", (lambda f, s: B.TrMean(f)), "lam = f/m"),
-        ("geometric_median", "geometric_median", None, "Weiszfeld to tol"),
-        ("rfa (3 steps)", "rfa", (lambda f, s: B.GeometricMedian()), "nu=0.1, T=3, z0=0"),
-        ("krum[byzfl]", "krum[neighbors=byzfl]", (lambda f, s: B.Krum(f)), "m-f-1 neighbours"),
-        ("multi_krum[byzfl]", "multi_krum[neighbors=byzfl]", (lambda f, s: B.MultiKrum(f)),
-         "q = m-f"),
-        ("centered_clipping", "centered_clipping[tau=100.0]",
-         (lambda f, s: B.CenteredClipping(tau=100.0)), "center 0, L=1"),
-        ("nnm(mean)", "nnm(mean)", nnm_avg, "NNM(f) then Average"),
-        ("ctma(mean)", "ctma(mean)", None, "CTMA's own cost"),
-        ("ctma(cwmed)", "ctma(cwmed)", None, ""),
-        ("nnm+ctma(cwmed)", "nnm+ctma(cwmed)", None, ""),
-        ("bucketing(cwmed[interp])", "bucketing(cwmed[mode=interpolate])", bucket_med,
-         "random buckets: not compared"),
+        ("cwmed", "cwmed", have and (lambda: B.Median())),  # both interpolate at even m
+        ("cwtm", "cwtm", have and (lambda: B.TrMean(f))),
+        ("geometric_median", "geometric_median", None),  # Weiszfeld to tol: no ByzFL equivalent
+        ("rfa", "rfa", have and (lambda: B.GeometricMedian(nu=0.1, T=3))),  # T=3, nu=0.1, z0=0
+        ("krum[byzfl]", "krum[neighbors=byzfl]", have and (lambda: B.Krum(f))),  # m-f-1 neighbours
+        ("multi_krum[byzfl]", "multi_krum[neighbors=byzfl]", have and (lambda: B.MultiKrum(f))),  # q=m-f
+        ("centered_clipping", "centered_clipping[tau=100.0]", have and fresh_cc),
+        ("nnm(mean)", "nnm(mean)", have and nnm_avg),
+        ("ctma(cwmed)", "ctma(cwmed)", None),
+        (f"bucketing[s={s}](cwmed)", f"bucketing[s={s}](cwmed)", have and bucket_med),
     ]
 
 
-def agree(theirs, ours: torch.Tensor, exact: torch.Tensor, label: str) -> str:
-    """ByzFL's output against ours, both against our rule evaluated in float64 (``exact``)."""
-    if label.startswith("bucketing"):
-        return "n/a (random)"
+def agree(theirs, exact: torch.Tensor) -> float:
+    """Largest deviation of ByzFL's output from our rule in float64, relative to the output's size."""
     theirs = torch.as_tensor(theirs, dtype=torch.float64).reshape(exact.shape)
-    tol = 1e-4 * (float(exact.abs().max()) or 1.0)
-    err_b, err_o = float((theirs - exact).abs().max()), float((ours.double() - exact).abs().max())
-    return "yes" if err_b <= tol else f"NO: ByzFL off by {err_b:.1e}, ours {err_o:.1e} (vs float64)"
+    return float((theirs - exact).abs().max()) / (float(exact.abs().max()) or 1.0)
 
 
-USAGE = """Prints, for each rule at (m, d) = (100, 1e5), (1000, 1e3), (17, 1e6) in float32, the
-median time of several repeats after a warm-up, that time over x.mean(-2) on the same input,
-ByzFL 0.0.11's time for its equivalent over ours (with a check that the outputs agree up to
-the stated convention), and the exponent of a power-law fit of time against m at fixed d.
-ByzFL is optional (pip install .[bench]); without it those columns say so."""
+WEIGHTED = ("cwmed", "cwtm", "ctma(cwmed)", "geometric_median")
+
+
+def per_shape(m, d, B, rounds, budget, gen):
+    f = (m - 1) // 4  # keeps ByzFL's bucket size s = m // (2f) within our bucketing's lam_b < 1/2
+    s = m // (2 * f)
+    lam = f / m
+    g = np.random.default_rng(0)
+    x = torch.from_numpy(g.normal(size=(m, d)).astype(np.float32) + 1.0)
+    w = torch.from_numpy(g.uniform(0.5, 2.0, size=m))
+    center = torch.zeros(d)
+    table = rules(B, f, s)
+    cases = {"mean": lambda: x.mean(-2)}
+    info = {}
+    for label, spec, factory in table:
+        agg = parse(spec)
+        kw = dict(lam=lam, center=center, generator=gen)
+        cases[label] = (lambda agg=agg, kw=kw: agg(x, None, **kw))
+        if label in WEIGHTED:
+            cases[label + " weighted"] = (lambda agg=agg, kw=kw: agg(x, w, **kw))
+        if factory:
+            obj = factory()
+            cases[label + " ByzFL"] = (lambda obj=obj: obj(x))
+            if not label.startswith("bucketing"):  # random buckets: outputs not comparable
+                exact = agg(x.double(), None, lam=lam, center=center.double(), generator=gen)
+                info[label] = {"byzfl_rel_dev": agree(factory()(x), exact),
+                               "ours_rel_dev": agree(agg(x, None, **kw), exact)}
+    times, cpu = interleaved(cases, rounds, budget)
+    return {"m": m, "d": d, "f": f, "s": s, "lam": lam, "times_s": times, "cpu_s": cpu, "agreement": info}
+
+
+def batched_vs_loop(B_runs, m, d, rounds, budget, table):
+    g = np.random.default_rng(2)
+    x = torch.from_numpy(g.normal(size=(B_runs, m, d)).astype(np.float32))
+    lam = ((m - 1) // 4) / m
+    center = torch.zeros(B_runs, d)
+    cases = {}
+    for label, spec, _ in table:
+        agg = parse(spec)
+        gens = [Stream(r) for r in range(B_runs)]
+        batch_gen = Stream(list(range(B_runs)))
+        cases[label + " batched"] = (lambda agg=agg, gg=batch_gen: agg(x, None, lam=lam, center=center, generator=gg))
+        cases[label + " loop"] = (lambda agg=agg, gens=gens: [agg(x[r], None, lam=lam, center=center[r], generator=gens[r])
+                                                            for r in range(B_runs)])
+    times, cpu = interleaved(cases, rounds, budget)
+    return times, cpu
+
+
+def m_scaling(ms, d, rounds, budget):
+    labels = ["cwmed", "ctma(cwmed)", "geometric_median", "krum", "nnm(mean)", "cwtm", "multi_krum"]
+    cases = {}
+    for m in ms:
+        x = torch.from_numpy(np.random.default_rng(1).normal(size=(m, d)).astype(np.float32))
+        for label in labels:
+            agg = parse(label)
+            cases[(label, m)] = (lambda agg=agg, x=x: agg(x, None, lam=0.25))
+    times, cpu = interleaved(cases, rounds, budget)
+    return {label: {**exponent(ms, [times[(label, m)] for m in ms]),
+                    "cpu_slope": exponent(ms, [cpu[(label, m)] for m in ms])["slope"]} for label in labels}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, epilog=USAGE)
-    ap.add_argument("--quick", action="store_true", help="small shapes and few repeats (smoke run)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small shapes and 3 rounds (a smoke run)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--budget", type=float, default=0.1, help="seconds per case per round (default 0.1)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    ap.add_argument("--only", choices=["shapes", "batch", "scaling"], action="append",
+                    help="run only these parts (repeatable)")
+    ap.add_argument("--json", default=None, help="where to write the figures (default benchmarks/results/aggregators.json)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    shapes = [(100, 10_000), (200, 1_000), (17, 100_000)] if args.quick else SHAPES
-    repeats = 3 if args.quick else args.repeats
+    env = environment(args.threads)
+    print_environment(env)
+    rounds = 3 if args.quick else args.rounds
+    parts = set(args.only or ["shapes", "batch", "scaling"])
     try:
-        byzfl = load_byzfl()
+        B = load_byzfl()
     except ImportError as e:  # a broken install
-        byzfl, why = None, f"ByzFL not importable ({e})"
+        B, why = None, f"ByzFL not importable ({e})"
     else:
-        why = "ByzFL not installed (pip install .[bench])"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32; "
-          f"median of {repeats} repeats after a warm-up; load average {_load()}")
-    print(why if byzfl is None else "ByzFL 0.0.11 found: speedup = ByzFL time / our time "
-          "(median over median, best over best)")
-    header = (f"{'rule':26s} {'m':>5s} {'d':>8s} {'ours ms':>9s} {'best':>8s} {'x mean':>7s} "
-              f"{'ByzFL ms':>9s} {'best':>8s} {'speedup':>8s} {'best':>6s}  equal to ours")
-    table = rules(byzfl)
+        why = "ByzFL not installed: pip install --no-deps byzfl==0.0.11"
+    import importlib.metadata as md
+    env["byzfl"] = md.version("byzfl") if B is not None else None
+    print(why if B is None else f"ByzFL {env['byzfl']} found (opened without its framework)")
+    targets, out = Targets(), {"env": env, "args": vars(args)}
     gen = Stream(0)
-    for m, d in shapes:
-        f = m // 4
-        lam = f / m
-        x = torch.from_numpy(np.random.default_rng(0).normal(size=(m, d)).astype(np.float32) + 1.0)
-        t_mean, _ = timeit(lambda: x.mean(-2), repeats)
-        print()
-        print(header)
-        for label, spec, factory, note in table:
-            agg = parse(spec)
-            kw = dict(lam=lam, center=torch.zeros(d), generator=gen)
-            (t, t_best) = timeit(lambda: agg(x, **kw), repeats)
-            row = f"{label:26s} {m:5d} {d:8d} {t * 1e3:9.2f} {t_best * 1e3:8.2f} {t / t_mean:7.1f} "
-            if byzfl is None or factory is None:
-                row += f"{'n/a' if byzfl is None else '—':>9s}"
-            else:
-                s = max(1, m // (2 * f))
-                reps = 1 if (label.startswith("nnm") and m * d >= 10**7) else repeats
-                fresh = label == "centered_clipping"  # ByzFL's CenteredClipping keeps its center as state
-                obj = factory(f, s)
-                call = (lambda: factory(f, s)(x)) if fresh else (lambda: obj(x))
-                b, b_best = timeit(call, reps, budget=0.0 if reps == 1 else 0.05)
-                exact = agg(x.double(), lam=lam, center=torch.zeros(d, dtype=torch.float64), generator=gen)
-                eq = agree(call(), agg(x, **kw), exact, label)
-                row += f"{b * 1e3:9.1f} {b_best * 1e3:8.1f} {b / t:7.1f}x {b_best / t_best:5.1f}x  {eq}"
-            print(row + (f"  [{note}]" if note else ""))
-    # cost exponent in m at fixed d: slope of log(best time) on log m
-    d = 2_000 if args.quick else 10_000
-    ms = [64, 128, 256] if args.quick else [64, 128, 256, 512, 1024]
-    print(f"\ncost exponent in m (d = {d}, m in {ms}, lam = 1/4): slope of log(best time) vs log m")
-    for label, spec, *_ in table:
-        agg = parse(spec)
-        ts = []
-        for m in ms:
-            x = torch.from_numpy(np.random.default_rng(1).normal(size=(m, d)).astype(np.float32))
-            kw = dict(lam=0.25, center=torch.zeros(d), generator=gen)
-            ts.append(timeit(lambda: agg(x, **kw), repeats, budget=0.2)[1])
-        slope = np.polyfit(np.log(ms), np.log(ts), 1)[0]
-        print(f"  {label:26s} {slope:5.2f}   ({', '.join(f'{t * 1e3:.2f}' for t in ts)} ms)")
-    print(f"load average at the end: {_load()}")
 
+    if "shapes" in parts:
+        out["shapes"] = []
+        for m, d in (QUICK_SHAPES if args.quick else SHAPES):
+            res = per_shape(m, d, B, rounds, args.budget, gen)
+            out["shapes"].append(res)
+            t, c = res["times_s"], res["cpu_s"]
+            print(f"\n(m, d) = ({m}, {d}), f = {res['f']} (lam = {res['lam']:.4f}), bucket size s = {res['s']}; "
+                  f"float32, median of {rounds} interleaved rounds; mean {statistics.median(t['mean']) * 1e3:.3f} ms")
+            print(f"  {'rule':24s} {'ours ms':>9s} {'x mean':>7s} {'weighted/unw':>12s} {'ByzFL ms':>9s} "
+                  f"{'ByzFL/ours':>10s}  ByzFL vs ours in float64   (ratios of CPU time in brackets)")
+            for label, _, factory in rules(B, res["f"], res["s"]):
+                ours = t[label]
+                row = f"  {label:24s} {statistics.median(ours) * 1e3:9.2f} {paired_ratio(ours, t['mean']):7.1f} "
+                if label + " weighted" in t:
+                    r = paired_ratio(t[label + " weighted"], ours)
+                    rc = paired_ratio(c[label + " weighted"], c[label])
+                    row += f"{r:6.2f} ({rc:4.2f}) "
+                    targets.add("1", f"{label} weighted/unweighted ({m}, {d})", r, "<=", 2.0, cpu=rc)
+                else:
+                    row += f"{'':14s} "
+                if label + " ByzFL" in t:
+                    r = paired_ratio(t[label + " ByzFL"], ours)
+                    rc = paired_ratio(c[label + " ByzFL"], c[label])
+                    row += f"{statistics.median(t[label + ' ByzFL']) * 1e3:9.1f} {r:5.1f} ({rc:4.1f})"
+                    dev = res["agreement"].get(label)
+                    row += f"  {dev['byzfl_rel_dev']:.1e}" if dev else "  (random buckets)"
+                    targets.add("2", f"ByzFL/{label} ({m}, {d})", r, ">=", 3.0, cpu=rc)
+                print(row)
+            if (m, d) == (100, 100_000):
+                for label in ("cwmed", "cwtm"):
+                    targets.add("4", f"{label} / mean ({m}, {d})", paired_ratio(t[label], t["mean"]), "<=", 10.0,
+                                cpu=paired_ratio(c[label], c["mean"]))
 
-def _load() -> str:
-    try:
-        with open("/proc/loadavg") as fh:
-            return " ".join(fh.read().split()[:3])
-    except OSError:
-        return "unknown"
+    if "batch" in parts:
+        R, m, d = (4, 50, 1_000) if args.quick else (16, 100, 10_000)
+        table = [r for r in rules(None, (m - 1) // 4, 2) if r[0] != "mean"]
+        times, cpu = batched_vs_loop(R, m, d, rounds, args.budget, table)
+        out["batched"] = {"R": R, "m": m, "d": d, "times_s": times, "cpu_s": cpu}
+        print(f"\none batched call over R={R} runs vs a loop over the runs, (m, d) = ({m}, {d})")
+        for label, *_ in table:
+            r = paired_ratio(times[label + " loop"], times[label + " batched"])
+            rc = paired_ratio(cpu[label + " loop"], cpu[label + " batched"])
+            print(f"  {label:24s} batched {statistics.median(times[label + ' batched']) * 1e3:8.2f} ms  "
+                  f"loop {statistics.median(times[label + ' loop']) * 1e3:8.2f} ms  loop/batched {r:5.2f} ({rc:4.2f})")
+            targets.add("3", f"loop/batched {label} (R={R}, {m}, {d})", r, ">=", 1.2, cpu=rc)
+
+    if "scaling" in parts:
+        d = 2_000 if args.quick else 10_000
+        ms = [200, 283, 400, 566, 800]
+        expo = m_scaling(ms, d, rounds, args.budget)
+        out["m_exponents"] = {"d": d, "lam": 0.25, "fits": expo}
+        print(f"\ncost exponent in m (d = {d}, m in {ms}, lam = 1/4): least-squares slope of log time "
+              f"on log m over every round")
+        for label, e in expo.items():
+            print(f"  {label:24s} {e['slope']:5.2f} +- {e['stderr']:.2f} (CPU time {e['cpu_slope']:.2f})   "
+                  f"({', '.join(f'{t * 1e3:.2f}' for t in e['median_s'])} ms)")
+            bound = {"cwmed": 1.2, "ctma(cwmed)": 1.2, "geometric_median": 1.2, "krum": 2.1, "nnm(mean)": 2.1}.get(label)
+            if bound is not None:
+                targets.add("4", f"m-exponent {label} (d={d})", e["slope"], "<=", bound, cpu=e["cpu_slope"])
+
+    targets.print("issue 14 targets 1-4")
+    out["targets"] = targets.rows
+    write_json(args.json, "aggregators" + ("-quick" if args.quick else ""), out)
 
 
 if __name__ == "__main__":

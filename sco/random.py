@@ -18,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import math
 
+import numpy as np
 import torch
 
 from . import _checks
+from ._parallel import run_jobs
 
 _M64 = (1 << 64) - 1
 
@@ -36,7 +38,7 @@ _C1 = _signed(0xBF58476D1CE4E5B9)
 _C2 = _signed(0x94D049BB133111EB)
 # Elements generated per block on CPU: small enough that the ~10 element-wise passes of
 # the mixer stay in cache (measured: 2.4x faster than one pass over 16M elements).
-_CPU_BLOCK = 1 << 16
+_CPU_BLOCK = 1 << 15
 
 
 def splitmix64(z: int) -> int:
@@ -157,35 +159,30 @@ class Stream:
 
     # -- raw generation ------------------------------------------------------------------
 
-    def _generate(self, shape, dtype, transform) -> torch.Tensor:
-        """Run ``transform(bits, out)`` block by block over the (keys, N) grid of counters."""
+    def _generate(self, shape, dtype, kind: str) -> torch.Tensor:
+        """Draws of ``kind`` ("bits", "uniform", "normal", "exponential") over the (keys, N)
+        grid of counters: element j of key r is a function of SplitMix64(key_r + (j+1) gamma)
+        alone, however the grid is cut into blocks."""
         shape = tuple(int(s) for s in shape)
         keys = self.keys.reshape(-1)
         R, N = keys.shape[0], math.prod(shape)
         out = torch.empty((R, N), dtype=dtype, device=self.device)
-        if R == 0 or N == 0:
-            return out.view(*self.keys.shape, *shape)
-        block = _CPU_BLOCK if self.device.type == "cpu" else 1 << 62
-        cols = min(N, block)
-        rows = max(1, block // cols)
-        for c0 in range(0, N, cols):
-            c1 = min(N, c0 + cols)
-            ctr = torch.arange(c0 + 1, c1 + 1, dtype=torch.int64, device=self.device) * _GAMMA
-            for r0 in range(0, R, rows):
-                r1 = min(R, r0 + rows)
-                h = _mix_(keys[r0:r1, None] + ctr)  # (rows, cols)
-                transform(h, out[r0:r1, c0:c1])
+        if R and N:
+            if self.device.type == "cpu":
+                _generate_numpy(keys, out, kind)
+            else:
+                _generate_torch(keys, out, kind)
         return out.view(*self.keys.shape, *shape)
 
     def bits(self, shape) -> torch.Tensor:
         """Raw 64-bit patterns, int64 of shape (R, *shape)."""
-        return self._generate(shape, torch.int64, lambda h, o: o.copy_(h))
+        return self._generate(shape, torch.int64, "bits")
 
     # -- distributions -------------------------------------------------------------------
 
     def uniform(self, shape, dtype=torch.float64) -> torch.Tensor:
         """Uniform on the open interval (0, 1): 53 random bits in float64, 24 in float32."""
-        return self._generate(shape, dtype, lambda h, o: _to_unit(h, o))
+        return self._generate(shape, dtype, "uniform")
 
     def normal(self, shape, dtype=torch.float64) -> torch.Tensor:
         """Standard normal by inversion of the uniform, so one key gives one value.
@@ -194,22 +191,11 @@ class Stream:
         faster than float32 ``ndtri`` on this CPU, on 24-bit uniforms, which truncates the
         tails at |z| ~ 5.4 (either way).
         """
-        if dtype == torch.float64:
-            def tr(h, o):
-                _to_unit(h, o)
-                torch.special.ndtri(o, out=o)
-        else:
-            def tr(h, o):
-                _to_unit(h, o)
-                torch.erfinv(o.mul_(2).sub_(1), out=o).mul_(math.sqrt(2))
-        return self._generate(shape, dtype, tr)
+        return self._generate(shape, dtype, "normal")
 
     def exponential(self, shape, dtype=torch.float64) -> torch.Tensor:
         """Exponential with mean 1."""
-        def tr(h, o):
-            _to_unit(h, o)
-            o.log_().neg_()
-        return self._generate(shape, dtype, tr)
+        return self._generate(shape, dtype, "exponential")
 
     def randint(self, high, shape) -> torch.Tensor:
         """Integers uniform on ``[0, high)``; ``high`` an int or an int64 tensor broadcastable
@@ -240,10 +226,116 @@ class Stream:
 
 
 def _to_unit(h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Map 64 random bits to (k + 1/2) / 2**b in (0, 1), with b the dtype's mantissa bits."""
+    """Map 64 random bits to (k + 1/2) / 2**b in (0, 1), with b the dtype's mantissa bits.
+
+    k + 1/2 needs b + 1 bits, so from k = 2**(b-1) on it rounds (to even), and the largest k
+    rounds to 2**b: u = 1 exactly, whose normal is +inf (one float32 draw in 2**24, about
+    once per step of a 16 x 1000 x 1000 simulation). That one value is clamped to the
+    largest float below 1, 1 - 2**-b; every other value is as before.
+    """
     bits = 53 if out.dtype == torch.float64 else 24
     out.copy_((h >> (64 - bits)) & ((1 << bits) - 1))
-    return out.add_(0.5).mul_(2.0 ** -bits)
+    return out.add_(0.5).mul_(2.0 ** -bits).clamp_(max=1 - 2.0 ** -bits)
+
+
+def _finish_(out: torch.Tensor, kind: str) -> None:
+    """The transcendental step of a distribution, in place on uniforms (always torch's
+    kernels, so that every device path gives the same values)."""
+    if kind == "normal":
+        if out.dtype == torch.float64:
+            torch.special.ndtri(out, out=out)
+        else:  # out holds 2u - 1
+            torch.erfinv(out, out=out).mul_(math.sqrt(2))
+    elif kind == "exponential":
+        out.log_().neg_()
+
+
+# Elements per block of the torch path (GPUs): its int64 temporaries stay near 1 GiB each.
+_DEVICE_BLOCK = 1 << 27
+
+
+def _generate_torch(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
+    """The grid in blocks of keys, each in one pass of torch integer ops (GPUs); the
+    reference form of the CPU path."""
+    R, N = out.shape
+    ctr = torch.arange(1, N + 1, dtype=torch.int64, device=keys.device) * _GAMMA  # (N,)
+    rows = max(1, _DEVICE_BLOCK // N)
+    for r0 in range(0, R, rows):
+        h = _mix_(keys[r0:r0 + rows, None] + ctr)  # (rows, N)
+        o = out[r0:r0 + rows]
+        if kind == "bits":
+            o.copy_(h)
+            continue
+        _to_unit(h, o)
+        if kind == "normal" and out.dtype != torch.float64:
+            o.mul_(2).sub_(1)
+        _finish_(o, kind)
+
+
+_U64 = np.uint64
+_NP_GAMMA, _NP_C1, _NP_C2 = _U64(0x9E3779B97F4A7C15), _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
+
+
+def _generate_numpy(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
+    """The CPU path: SplitMix64 in numpy's unsigned 64-bit arithmetic (logical shifts, wrapping
+    products: ~4x torch's signed emulation with its masked shifts), block by block on torch's
+    thread count, each block small enough that its passes stay in cache.
+
+    The float steps repeat :func:`_to_unit` exactly (an integer below 2**24 or 2**53 converts
+    exactly; + 1/2 rounds the same in every IEEE library; powers of two scale exactly, and
+    the clamp commutes with them); the
+    transcendental step is torch's, on the whole output. float32 draws use the top 24 bits,
+    which the mixer's last xor-shift (by 31) does not touch, so it is skipped for them.
+    """
+    R, N = out.shape
+    k = keys.numpy().view(_U64)
+    o = out.numpy()
+    if kind == "bits":
+        o = o.view(_U64)
+    bits = 53 if out.dtype == torch.float64 else 24
+    last_shift = kind == "bits" or bits == 53
+    cols = min(N, _CPU_BLOCK)
+    rows = max(1, _CPU_BLOCK // cols)
+    scale = 2.0 ** -bits * (2 if kind == "normal" and bits == 24 else 1)  # 2u - 1 for erfinv, exactly
+    top = (1 - 2.0 ** -bits) * (2 if kind == "normal" and bits == 24 else 1)
+
+    def job(j):
+        c0, ra, rb = j
+        c1 = min(N, c0 + cols)
+        ctr = np.arange(c0 + 1, c1 + 1, dtype=_U64)
+        np.multiply(ctr, _NP_GAMMA, out=ctr)  # (cols,), shared by every key
+        h = np.empty((rows, c1 - c0), dtype=_U64)
+        t = np.empty_like(h)
+        for r0 in range(ra, rb, rows):
+            r1 = min(rb, r0 + rows)
+            hh, tt = h[:r1 - r0], t[:r1 - r0]
+            np.add(ctr[None, :], k[r0:r1, None], out=hh)
+            hh ^= np.right_shift(hh, _U64(30), out=tt)
+            hh *= _NP_C1
+            hh ^= np.right_shift(hh, _U64(27), out=tt)
+            hh *= _NP_C2
+            if last_shift:
+                hh ^= np.right_shift(hh, _U64(31), out=tt)
+            dst = o[r0:r1, c0:c1]
+            if kind == "bits":
+                dst[...] = hh
+                continue
+            np.right_shift(hh, _U64(64 - bits), out=tt)
+            dst[...] = tt.view(np.int64)  # exact: fewer than 2**24 (2**53) values
+            dst += 0.5
+            dst *= scale
+            np.minimum(dst, top, out=dst)  # u = 1 from rounding -> 1 - 2**-bits, as _to_unit
+            if kind == "normal" and bits == 24:
+                dst -= 1
+
+    # row ranges of whole blocks, enough of them to keep every thread busy when N is small
+    blocks = math.ceil(R / rows)
+    per = max(1, math.ceil(blocks * math.ceil(N / cols) / (8 * torch.get_num_threads())))
+    per = min(per, blocks)
+    jobs = [(c0, r0, min(R, r0 + per * rows)) for c0 in range(0, N, cols) for r0 in range(0, R, per * rows)]
+    run_jobs(jobs, job)
+    if kind != "bits" and kind != "uniform":
+        _finish_(out, kind)
 
 
 def check_stream(owner: str, generator, runs: int) -> Stream:

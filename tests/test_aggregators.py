@@ -404,9 +404,10 @@ def test_float32_distances_survive_a_large_common_mean():
     g = np.random.default_rng(0)
     x = torch.from_numpy(1e4 + g.normal(size=(20, 50))).float()
     D64 = torch.cdist(x.double(), x.double()) ** 2
-    from sco.aggregators._core import pairwise_sqdist
-    D, _ = pairwise_sqdist(x)
-    assert float((D.double() - D64).abs().max() / D64.max()) < 1e-4
+    from sco.aggregators._kernels import pairwise_sqdist
+    D, _, scale = pairwise_sqdist(x)
+    D = D.double() * scale.double() ** 2
+    assert float((D - D64).abs().max() / D64.max()) < 1e-4
 
 
 # -- validation -----------------------------------------------------------------------------------

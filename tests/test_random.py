@@ -108,3 +108,75 @@ def test_per_worker_keys_match_integer_folds():
             assert torch.equal(draws[r, j], alone)
     assert torch.equal(draws[:, 1:2], s.fold(workers[:, 1:2]).normal((6,)))
     assert s.fold(workers)[1].shape == (1, 3)
+
+
+@pytest.mark.parametrize("kind,dtype", [("bits", torch.int64), ("uniform", torch.float32), ("uniform", torch.float64),
+                                        ("normal", torch.float32), ("normal", torch.float64),
+                                        ("exponential", torch.float32), ("exponential", torch.float64)])
+@pytest.mark.parametrize("block", [1 << 15, 7, 64])
+def test_cpu_path_is_the_torch_reference_bit_for_bit(kind, dtype, block, monkeypatch):
+    # the numpy CPU path (unsigned arithmetic, blocks, skipped last xor-shift for float32)
+    # against the one-pass torch form, which GPUs run
+    import sco.random as rnd
+    monkeypatch.setattr(rnd, "_CPU_BLOCK", block)
+    monkeypatch.setattr(rnd, "_DEVICE_BLOCK", block)  # the torch path's blocks of keys, too
+    for seeds, N in (([3, 2**62 + 11, 0], 1000), (list(range(70)), 5), ([9], 1)):
+        keys = Stream(seeds).fold("noise", 2).keys
+        fast = torch.empty(len(seeds), N, dtype=dtype)
+        slow = torch.empty(len(seeds), N, dtype=dtype)
+        rnd._generate_numpy(keys, fast, kind)
+        rnd._generate_torch(keys, slow, kind)
+        assert torch.equal(fast, slow), (kind, dtype, block, len(seeds), N)
+
+
+def test_bits_are_splitmix64_of_the_counters():
+    s = Stream([5, 2**40]).fold("grad", 7)
+    got = s.bits((6,))
+    for r in range(2):
+        key = int(s.keys[r]) & (2**64 - 1)
+        want = [splitmix64(key + (j + 1) * 0x9E3779B97F4A7C15) for j in range(6)]
+        assert [v & (2**64 - 1) for v in got[r].tolist()] == want
+
+
+def test_uniforms_stay_below_one_and_normals_finite_for_every_24_bit_value():
+    # k + 1/2 rounds to 2**24 for the largest k: u = 1 and a normal of +inf (once in 2**24
+    # float32 draws) before the clamp
+    import sco.random as rnd
+    h = torch.arange(1 << 24, dtype=torch.int64) << 40
+    u = torch.empty(1 << 24)
+    rnd._to_unit(h, u)
+    assert float(u.min()) > 0 and float(u.max()) == 1 - 2.0 ** -24
+    assert torch.isfinite(torch.erfinv(u.mul(2).sub(1))).all()
+
+
+def _unmix(z: int) -> int:
+    """The inverse of the SplitMix64 finalizer (each step is a bijection on 64-bit words)."""
+    M = 2**64 - 1
+
+    def unxorshift(y, s):
+        x = y
+        for _ in range(64 // s + 1):
+            x = y ^ (x >> s)
+        return x & M
+    z = unxorshift(z, 31)
+    z = (z * pow(0x94D049BB133111EB, -1, 2**64)) & M
+    z = unxorshift(z, 27)
+    z = (z * pow(0xBF58476D1CE4E5B9, -1, 2**64)) & M
+    return unxorshift(z, 30)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_extreme_bit_patterns_give_finite_draws_on_both_paths(dtype):
+    import sco.random as rnd
+    assert splitmix64(_unmix(12345)) == 12345
+    for top in (2**64 - 1, 0):  # the largest and smallest uniforms
+        key = (_unmix(top) - 0x9E3779B97F4A7C15) & (2**64 - 1)  # element 0 of this key hashes to `top`
+        keys = torch.tensor([_signed(key)])
+        assert Stream._from_keys(keys).bits((1,)).item() & (2**64 - 1) == top
+        for kind in ("uniform", "normal", "exponential"):
+            fast, slow = torch.empty(1, 1, dtype=dtype), torch.empty(1, 1, dtype=dtype)
+            rnd._generate_numpy(keys, fast, kind)
+            rnd._generate_torch(keys, slow, kind)
+            assert torch.equal(fast, slow) and torch.isfinite(fast).all(), (kind, fast, slow)
+        u = Stream._from_keys(keys).uniform((1,), dtype)
+        assert 0 < float(u) < 1

@@ -1,9 +1,9 @@
-"""Shared cores of the aggregators: validation, weight bookkeeping, nearest-mass selection, distances, sorting."""
+"""Shared cores of the aggregators: validation, half precision, weight bookkeeping, nearest-mass selection."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
+import functools
 import inspect
 import math
 from typing import Callable
@@ -13,6 +13,7 @@ import torch
 
 from .. import _checks
 from ..random import Stream
+from . import _kernels
 
 # -- validation ----------------------------------------------------------------------------
 
@@ -29,6 +30,26 @@ def check_x(owner: str, x) -> torch.Tensor:
     if x.shape[-2] < 1 or x.shape[-1] < 1:
         _checks.fail(owner, "x", "have at least one worker (m >= 1) and one coordinate (d >= 1)", x)
     return x
+
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def upcast_half(fn: Callable) -> Callable:
+    """Compute float16/bfloat16 rows in float32 and return the result in the input dtype.
+
+    Distances and sums of squares overflow half precision at 256 (float16's largest value
+    is 65504) and torch sorts neither dtype quickly on CPU; the upcast costs one copy of x.
+    """
+    @functools.wraps(fn)
+    def wrapper(x, *args, **kwargs):
+        if not (isinstance(x, torch.Tensor) and x.dtype in _HALF):
+            return fn(x, *args, **kwargs)
+        out = fn(x.float(), *args, **kwargs)
+        if isinstance(out, tuple):  # (z, iters) of geometric_median
+            return tuple(o.to(x.dtype) if o.is_floating_point() else o for o in out)
+        return out.to(x.dtype)
+    return wrapper
 
 
 def check_lam(owner: str, lam) -> float:
@@ -72,12 +93,17 @@ def check_weights(owner: str, weights, x: torch.Tensor) -> torch.Tensor | None:
     return w
 
 
-def byzantine_mass(lam: float, total: torch.Tensor) -> torch.Tensor:
+def byzantine_mass(lam: float, total):
     """``lam * total``, snapped to an integer when within rounding of one.
 
     With ``lam = f/m`` the product can land an ulp away from ``f``; snapping makes the unweighted
-    rule with ``lam = f/m`` exactly the classic rule with ``f`` Byzantine inputs.
+    rule with ``lam = f/m`` exactly the classic rule with ``f`` Byzantine inputs. ``total`` is a
+    float64 tensor or, for the unweighted rules, a number (the result is then a float).
     """
+    if not isinstance(total, torch.Tensor):
+        F = lam * total
+        Fr = float(round(F))  # half to even, as torch.round
+        return Fr if abs(F - Fr) <= 64 * torch.finfo(torch.float64).eps * total else F
     F = lam * total
     Fr = torch.round(F)
     return torch.where((F - Fr).abs() <= 64 * torch.finfo(torch.float64).eps * total, Fr, F)
@@ -212,22 +238,23 @@ def _required(fn, name: str) -> bool:
 
 # -- keep the nearest rows up to a weight mass ---------------------------------------------------
 
+_EPS = torch.finfo(torch.float64).eps
 
-def keep_nearest(keys: torch.Tensor, w: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+
+def keep_nearest(keys: torch.Tensor, w: torch.Tensor | None, mass) -> torch.Tensor:
     """Coefficients of the rows nearest in ``keys`` up to weight ``mass``, fractional at the boundary.
 
     keys: (..., n, m) with +inf for rows that must come last (NaN is treated as +inf);
-    w: (..., 1, m) or (..., n, m) float64 weights; mass: (..., n) float64. Rows are taken in the
-    order of (key, index), a stable sort, so ties are broken by index and never over-counted.
-    Returns c: (..., n, m) float64 with ``0 <= c_ij <= w_ij`` and ``sum_j c_ij = mass_i``
-    (the boundary row contributes the remaining fraction of its weight):
-    ``c_ij = clamp(mass_i - (weight before j in that order), 0, w_ij)``.
+    w: (..., 1, m) or (..., n, m) float64 weights, or None when every row weighs 1 (then
+    ``mass`` is one number, known on the host); mass: (..., n) float64 otherwise. Rows are
+    taken in the order of (key, index), a stable sort, so ties are broken by index and never
+    over-counted. Returns c: (..., n, m) float64 with ``0 <= c_ij <= w_ij`` and
+    ``sum_j c_ij = mass_i`` (the boundary row contributes the remaining fraction of its
+    weight): ``c_ij = clamp(mass_i - (weight before j in that order), 0, w_ij)``.
     """
     keys = torch.nan_to_num(keys.detach(), nan=math.inf, posinf=math.inf)
-    if w.shape[-2] == 1 and bool(uniform_rows(w).all()):
-        c = _keep_nearest_equal(keys, w[..., :1], mass)
-        if c is not None:
-            return c
+    if w is None:
+        return _keep_nearest_units(keys, float(mass))
     order = torch.sort(keys, dim=-1, stable=True).indices  # (..., n, m)
     ws = w.expand(keys.shape).gather(-1, order)  # (..., n, m)
     before = torch.cumsum(ws, dim=-1) - ws
@@ -235,42 +262,70 @@ def keep_nearest(keys: torch.Tensor, w: torch.Tensor, mass: torch.Tensor) -> tor
     return torch.zeros_like(cs).scatter_(-1, order, drop_slivers(cs, mass.unsqueeze(-1)))
 
 
-def _keep_nearest_equal(keys: torch.Tensor, u: torch.Tensor, mass: torch.Tensor) -> torch.Tensor | None:
-    """:func:`keep_nearest` when every row weighs ``u``: one selection instead of a sort.
+def _kth(keys: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th smallest key along the last axis, keepdim (numpy's SIMD partition on CPU)."""
+    if _kernels.host(keys) and keys.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(np.partition(keys.numpy(), k - 1, axis=-1)[..., k - 1:k])  # (..., n, 1)
+    return torch.kthvalue(keys, k, dim=-1, keepdim=True).values
 
-    Row j's rank r_j in the (key, index) order gives ``c_j = u * clamp(mass/u - r_j, 0, 1)``,
-    nonzero only for ranks below ``K = ceil(mass/u)``. With t the K-th smallest key, rows with
-    key < t are all taken whole (their ranks are at most K - 2 < mass/u - 1) and rows tied at t
-    are ranked by index, so only the K-th order statistic is needed (numpy's SIMD partition on
-    CPU, torch.kthvalue elsewhere). Returns None when K differs between rows.
+
+def _units_k(m: int, mass: float) -> int:
+    return min(m, max(1, math.ceil(mass - 64 * _EPS * mass)))
+
+
+def _keep_nearest_units(keys: torch.Tensor, mass: float) -> torch.Tensor:
+    """:func:`keep_nearest` with unit weights and one mass: a selection instead of a sort.
+
+    Row j's rank r_j in the (key, index) order gives ``c_j = clamp(mass - r_j, 0, 1)``,
+    nonzero only for ranks below ``K = ceil(mass)``. With t the K-th smallest key, rows with
+    key < t are all taken whole (their ranks are at most K - 2 < mass - 1) and rows tied at t
+    are ranked by index, so only the K-th order statistic is needed. Everything about the
+    mass is known on the host, so no step synchronizes a device.
     """
-    units = mass.unsqueeze(-1) / u  # (..., n, 1)
-    m = keys.shape[-1]
-    K = torch.ceil(units - 64 * torch.finfo(torch.float64).eps * units).clamp(1, m).long()
-    k = int(K.reshape(-1)[0])
-    if bool((K != k).any()):
-        return None
-    if keys.device.type == "cpu" and keys.dtype in (torch.float32, torch.float64):
-        t = torch.from_numpy(np.partition(keys.numpy(), k - 1, axis=-1)[..., k - 1:k])  # (..., n, 1)
-    else:
-        t = torch.kthvalue(keys, k, dim=-1, keepdim=True).values
+    k = _units_k(keys.shape[-1], mass)
+    t = _kth(keys, k)
     lt, eq = keys < t, keys == t  # (..., n, m)
+    one = torch.ones((), dtype=torch.float64, device=keys.device)
     zero = torch.zeros((), dtype=torch.float64, device=keys.device)
-    if bool((eq.sum(-1) == 1).all()):  # the usual case: the K-th key is unique, of rank K - 1
-        frac = drop_slivers(u * (units - (k - 1)).clamp(0, 1), mass.unsqueeze(-1))  # (..., n, 1)
-        return torch.where(lt, u, torch.where(eq, frac, zero))
+    if _kernels.host(keys) and bool((eq.sum(-1) == 1).all()):  # the usual case: t unique, of rank k-1
+        frac = min(1.0, max(0.0, mass - (k - 1)))
+        frac = 0.0 if frac <= 64 * _EPS * mass else frac
+        return torch.where(lt, one, torch.where(eq, torch.full((), frac, dtype=torch.float64), zero))
     rank = lt.sum(-1, keepdim=True) + torch.cumsum(eq, dim=-1) - 1  # rank of each tied row
-    c = torch.where(eq, u * (units - rank).clamp(0, 1), zero)
-    return torch.where(lt, u, drop_slivers(c, mass.unsqueeze(-1)))
+    c = torch.where(eq, (mass - rank.to(torch.float64)).clamp(0, 1), zero)
+    return torch.where(lt, one, drop_slivers(c, mass))
 
 
-def drop_slivers(share: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+def nearest_sum(keys: torch.Tensor, mass: float) -> torch.Tensor:
+    """``sum_j c_ij keys_ij`` for the unit-weight coefficients of :func:`keep_nearest`
+    (keys (..., n, m) -> (..., n) float64), without forming them.
+
+    With k = ceil(mass), the k - 1 smallest keys are taken whole and the k-th with the
+    fraction ``mass - (k - 1)``; which of several tied keys is taken does not change the sum.
+    One partial selection gives both (numpy's partition on CPU, topk elsewhere).
+    """
+    keys = torch.nan_to_num(keys.detach(), nan=math.inf, posinf=math.inf)
+    k = _units_k(keys.shape[-1], mass)
+    if _kernels.host(keys) and keys.dtype in (torch.float32, torch.float64):
+        part = np.partition(keys.numpy(), k - 1, axis=-1)
+        low, t = torch.from_numpy(part[..., :k - 1]), torch.from_numpy(part[..., k - 1])
+    else:
+        low = torch.topk(keys, k, dim=-1, largest=False, sorted=True).values
+        low, t = low[..., :k - 1], low[..., k - 1]
+    rest = mass - (k - 1)
+    inside = low.sum(-1, dtype=torch.float64)  # (..., n)
+    if rest <= 64 * _EPS * mass:  # rounding residue, as drop_slivers
+        return inside
+    return inside + rest * t.to(torch.float64)
+
+
+def drop_slivers(share: torch.Tensor, total) -> torch.Tensor:
     """Zero the shares that are rounding residue (below 64 ulps of the total mass).
 
     ``lam * S`` rarely equals the Byzantine weight to the last bit; without this a boundary row
     just outside the kept mass could enter with weight 1e-16 and, at 1e300, move the output.
     """
-    residue = share <= 64 * torch.finfo(torch.float64).eps * total
+    residue = share <= 64 * _EPS * total
     return torch.where(residue, torch.zeros((), dtype=share.dtype, device=share.device), share)
 
 
@@ -279,9 +334,10 @@ def combine(c: torch.Tensor, x: torch.Tensor, bad: torch.Tensor | None = None) -
 
     Rows flagged in ``bad`` (..., m) (non-finite or overflowing) are replaced by zeros first:
     they carry zero coefficient whenever the Byzantine weight is within the rule's budget, and
-    ``0 * inf`` would otherwise be NaN.
+    ``0 * inf`` would otherwise be NaN. (On the CPU only when some row is bad; elsewhere
+    always, since asking would synchronize the device.)
     """
-    if bad is not None and bool(bad.any()):
+    if bad is not None and (not _kernels.host(x) or bool(bad.any())):
         x = torch.where(bad.unsqueeze(-1), torch.zeros((), dtype=x.dtype, device=x.device), x)
     return c.to(x.dtype) @ x
 
@@ -289,94 +345,3 @@ def combine(c: torch.Tensor, x: torch.Tensor, bad: torch.Tensor | None = None) -
 def unit_weights(x: torch.Tensor) -> torch.Tensor:
     """Weights of the unweighted rule: one per row, float64, shape (..., m)."""
     return torch.ones(x.shape[:-1], dtype=torch.float64, device=x.device)
-
-
-# -- distances ---------------------------------------------------------------------------------
-
-
-def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Euclidean distances ``||x_i - z||``: (..., m, d) and (..., d) -> (..., m).
-
-    Computed from the differences (``cdist`` without the Gram expansion, which cancels in
-    float32 when ``z`` is near the rows; no (m, d) temporary). A row holding NaN, or whose
-    distance overflows (1e300 entries), gets +inf.
-    """
-    batch, (m, d) = x.shape[:-2], x.shape[-2:]
-    r = torch.cdist(x.reshape(-1, m, d), z.reshape(-1, 1, d), compute_mode="donot_use_mm_for_euclid_dist")
-    return torch.nan_to_num(r.reshape(*batch, m), nan=math.inf, posinf=math.inf)
-
-
-def pairwise_sqdist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Squared distances between rows, (..., m, d) -> D (..., m, m), and bad rows (..., m).
-
-    Uses the Gram expansion ``|y_i|^2 + |y_j|^2 - 2 y_i.y_j`` (one matrix product, no
-    (m, m, d) tensor) on rows centered at the row of median norm: distances do not change, and
-    centering keeps the expansion's cancellation at the scale of the spread of the rows instead
-    of their norm (honest gradients share a large common mean; float32 keeps ~7 digits). If
-    that row is itself far, the error is at most that of the uncentered expansion times ~4.
-    Rows whose centered squared norm is not finite (NaN, inf, or overflow from 1e300 entries)
-    are ``bad``: their distance to every other row is +inf, to themselves 0.
-    """
-    m, d = x.shape[-2:]
-    norms = torch.nan_to_num(torch.linalg.vector_norm(x.detach(), dim=-1), nan=math.inf, posinf=math.inf)
-    mid = torch.sort(norms, dim=-1, stable=True).indices[..., (m - 1) // 2:(m - 1) // 2 + 1]  # (..., 1)
-    center = x.detach().gather(-2, mid.unsqueeze(-1).expand(*mid.shape, d))  # (..., 1, d)
-    y = x - center  # (..., m, d)
-    G = y @ y.mT  # (..., m, m)
-    sq = G.diagonal(dim1=-2, dim2=-1)  # (..., m)
-    bad = ~torch.isfinite(sq.detach())
-    D = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * G).clamp_min(0)  # (..., m, m)
-    D.diagonal(dim1=-2, dim2=-1).zero_()  # exact zeros (clamp_min saves its input, not D)
-    if bool(bad.any()):
-        eye = torch.eye(m, dtype=torch.bool, device=x.device)
-        D = torch.where((bad.unsqueeze(-1) | bad.unsqueeze(-2)) & ~eye, math.inf,
-                        torch.where(eye, 0.0, D).to(D.dtype)).to(D.dtype)
-    return D, bad
-
-
-# -- coordinate-wise sorting -------------------------------------------------------------------
-
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _numpy_path(x: torch.Tensor) -> bool:
-    # numpy's SIMD sort (x86-simd-sort) is 5-10x faster than torch.sort on CPU; it cannot carry
-    # autograd, so tensors that need gradients take torch's path (same values, NaN last in both).
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and not (x.requires_grad and torch.is_grad_enabled()))
-
-
-def _np_sort_(a: np.ndarray) -> None:
-    """Sort the rows of a C-contiguous 2-D array in place, split over torch's CPU threads."""
-    global _POOL
-    threads = max(1, min(torch.get_num_threads(), a.shape[0] // 1024))
-    if threads == 1:
-        a.sort(axis=-1)
-        return
-    if _POOL is None or _POOL._max_workers < threads:
-        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=threads)
-    chunks = np.array_split(a, threads, axis=0)
-    list(_POOL.map(lambda c: c.sort(axis=-1), chunks))  # numpy releases the GIL while sorting
-
-
-def sorted_columns(x: torch.Tensor, with_indices: bool = False):
-    """Each coordinate's values sorted ascending, NaN last: (..., m, d) -> (..., d, m).
-
-    With ``with_indices`` also the original row index of each sorted value, (..., d, m) int64.
-    The transposed layout puts each coordinate's m values contiguously, which both the sort
-    and the reductions over m want.
-    """
-    xt = x.transpose(-1, -2)  # (..., d, m)
-    if not _numpy_path(x):
-        s = torch.sort(xt, dim=-1)
-        return (s.values, s.indices) if with_indices else s.values
-    m = x.shape[-2]
-    if with_indices:
-        a = xt.detach().contiguous().numpy().reshape(-1, m)
-        idx = np.argsort(a, axis=-1)
-        vals = np.take_along_axis(a, idx, axis=-1)
-        shape = xt.shape
-        return (torch.from_numpy(vals).reshape(shape), torch.from_numpy(idx).reshape(shape))
-    out = xt.detach().clone(memory_format=torch.contiguous_format)  # a copy: x is never written
-    _np_sort_(out.numpy().reshape(-1, m))
-    return out

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .. import _checks
 from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, drop_slivers,
-                    sorted_columns)
+                    upcast_half)
+from ._kernels import SortedRows, column_tiles, cumsum, numpy_path, rows_of, searchsorted
 
 _MEDIAN_MODES = ("lower", "upper", "interpolate")
 
 
+@upcast_half
 def mean(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     r"""Weighted mean of the rows (not robust).
 
@@ -25,7 +28,7 @@ def mean(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
 
     Guarantee: none against Byzantine rows; a single row holding NaN or inf makes the output
     non-finite, and one row at 1e300 moves it by 1e300/m. It is the honest target
-    :math:`\bar x_G` of every robustness definition ([AFG+23], [DL24b]; [digest] §3.4, §5.3).
+    :math:`\bar x_G` of every robustness definition ([AFG+23], [DL24b, Def. 3.1]).
     Rows with zero weight are removed (their values, even NaN, are never read into the sum).
     """
     x = check_x("mean", x)
@@ -45,7 +48,8 @@ def _interval_share(before: torch.Tensor, upto: torch.Tensor, lo, hi) -> torch.T
 
 
 def _cumulative_weights(x, w):
-    """The core shared by the coordinate-wise rules: sorted values and cumulative weights.
+    """The torch form of the coordinate-wise core (other devices, autograd): sorted values
+    and cumulative weights.
 
     Returns ``xs`` (..., d, m), each coordinate's values in ascending order (NaN last, so a
     non-finite row is always at an end), and ``before``, ``upto`` (..., d, m) float64, the
@@ -53,17 +57,24 @@ def _cumulative_weights(x, w):
     0, ..., m-1 and 1, ..., m, shape (m,), for every coordinate.
     """
     m = x.shape[-2]
+    xt = x.transpose(-1, -2)  # (..., d, m)
     if w is None:
         upto = torch.arange(1, m + 1, dtype=torch.float64, device=x.device)
-        return sorted_columns(x), upto - 1, upto
-    xs, idx = sorted_columns(x, with_indices=True)  # (..., d, m)
-    ws = w.unsqueeze(-2).expand(xs.shape).gather(-1, idx.to(x.device))  # (..., d, m)
+        return torch.sort(xt, dim=-1).values, upto - 1, upto
+    xs, idx = torch.sort(xt, dim=-1)  # (..., d, m)
+    ws = w.unsqueeze(-2).expand(xs.shape).gather(-1, idx)  # (..., d, m)
     upto = torch.cumsum(ws, dim=-1)
-    return xs.to(x.device), upto - ws, upto
+    return xs, upto - ws, upto
 
 
+def _flat_weights(w: torch.Tensor, m: int) -> np.ndarray:
+    return w.reshape(-1, m).numpy()
+
+
+@upcast_half
 def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) -> torch.Tensor:
-    r"""Coordinate-wise (weighted) trimmed mean [YCRB18]; weighted form [D] of [DL24b].
+    r"""Coordinate-wise (weighted) trimmed mean [YCRB18]; weighted form [D] (docs/theory.md) in the
+    sense of [DL24b].
 
     Problem: estimate the honest mean when a fraction ``lam`` of the weight is Byzantine.
     For each coordinate k, sort the values :math:`x_{(1)k} \le \dots \le x_{(m)k}` with their
@@ -83,13 +94,14 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
     rows replicated (up to rounding of the sum).
 
     Guarantee: (f, kappa)-robust with
-    :math:`\kappa = \frac{6f}{m-2f}\big(1 + \frac{f}{m-2f}\big)` [AFG+23, Table 1] ([digest]
-    §3.4, [R], an upper bound; see :func:`sco.robustness.theoretical_kappa`). The output is
+    :math:`\kappa = \frac{6f}{m-2f}\big(1 + \frac{f}{m-2f}\big)` [AFG+23, Table 1] (an
+    upper bound, as recalled: not yet checked against the paper's table; see
+    :func:`sco.robustness.theoretical_kappa`). The output is
     finite whenever at most ``lam`` of the weight sits on rows holding NaN, +-inf or 1e300:
     such values sort to the ends (NaN last) and fall in the trimmed mass.
 
     .. note::
-        The weighted form is [digest] §5.3 item 3 [D]: neither the released code of [DL24b]
+        The weighted form is [D] (docs/theory.md): neither the released code of [DL24b]
         nor ByzFL has it. ByzFL's ``TrMean(f)`` and the authors' ``CWTrimmedMean`` take an
         integer f; :func:`cwmed` with ``mode="interpolate"`` is this rule's limit as
         ``lam -> 1/2`` (the trimmed interval shrinks to the weight midpoint).
@@ -99,18 +111,23 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
     lam = check_lam("cwtm", lam)
 
     def compute(x, w):
-        xs, before, upto = _cumulative_weights(x, w)  # (..., d, m), (m,) or (..., d, m)
+        m = x.shape[-2]
         if w is None:
-            m = x.shape[-2]
-            S = torch.tensor(float(m), dtype=torch.float64)
-            F = float(byzantine_mass(lam, S))
+            F = float(byzantine_mass(lam, torch.tensor(float(m), dtype=torch.float64)))
             lo, hi = math.floor(F), m - math.floor(F)
-            if F == lo:  # the classic rule: average the m - 2f middle values
-                return xs[..., lo:hi].mean(-1)
-            share = _interval_share(before, upto, F, m - F)[lo:hi]  # (hi - lo,)
-            return xs[..., lo:hi] @ (share / (m - 2 * F)).to(x.dtype)
-        S = upto[..., -1:]  # (..., d, 1)
+            upto = torch.arange(lo + 1, hi + 1, dtype=torch.float64)
+            coef = None if F == lo else (_interval_share(upto - 1, upto, F, m - F) / (m - 2 * F))  # (hi - lo,)
+            if numpy_path(x):
+                return column_tiles(x, _trimmed_tile(lo, hi, coef))
+            xs = _cumulative_weights(x, None)[0][..., lo:hi]  # (..., d, hi - lo)
+            # F integer: the classic rule, the mean of the m - 2f middle values
+            return xs.mean(-1) if coef is None else xs @ coef.to(device=x.device, dtype=x.dtype)
+        S = w.sum(-1)  # (...)
         F = byzantine_mass(lam, S)
+        if numpy_path(x):
+            return column_tiles(x, _weighted_trimmed_tile(w, S, F))
+        xs, before, upto = _cumulative_weights(x, w)  # (..., d, m)
+        S, F = S[..., None, None], F[..., None, None]
         share = drop_slivers(_interval_share(before, upto, F, S - F), S)  # (..., d, m)
         kept = torch.where(share > 0, xs, torch.zeros((), dtype=xs.dtype, device=xs.device))
         return (kept * (share / (S - 2 * F)).to(x.dtype)).sum(-1)
@@ -118,6 +135,42 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
     return dispatch(compute, x, w)
 
 
+def _trimmed_tile(lo: int, hi: int, coef: torch.Tensor | None):
+    """Unweighted CWTM on a (m, c) block: sort, then the mean (or the fractional shares) of
+    the sorted values lo..hi-1."""
+    cf = {} if coef is None else {dt: coef.numpy().astype(dt) for dt in (np.float32, np.float64)}
+
+    def kernel(block, b):
+        a = rows_of(block)
+        a.sort(axis=-1)
+        mid = a[:, lo:hi]
+        if coef is None:  # torch's reduction order, so that the result is the torch form's to the bit
+            return torch.from_numpy(mid).mean(-1).numpy()
+        return (mid * cf[a.dtype.type]).sum(-1)  # no BLAS call (its threads) inside a tile's job
+    return kernel
+
+
+def _weighted_trimmed_tile(w: torch.Tensor, S: torch.Tensor, F: torch.Tensor):
+    """Weighted CWTM on a (m, c) block: each sorted value's weight interval [C_{j-1}, C_j]
+    clipped to [F, S - F]; ``S``, ``F`` per batch row."""
+    m = w.shape[-1]
+    wb, Sb, Fb = _flat_weights(w, m), S.reshape(-1).numpy(), F.reshape(-1).numpy()
+    sliver = 64 * np.finfo(np.float64).eps
+
+    def kernel(block, b):
+        s = SortedRows(block)
+        ws = wb[b][s.index]  # (c, m)
+        upto = cumsum(ws)
+        S, F = Sb[b], Fb[b]
+        share = np.minimum(upto, S - F) - np.maximum(upto - ws, F)  # (c, m)
+        keep = share > sliver * S  # drops negatives and rounding residue, as _core.drop_slivers
+        # trimmed rows may hold inf/NaN: they are never multiplied
+        kept = np.multiply(share, s.values(), where=keep, out=np.zeros_like(share))
+        return kept.sum(-1) / (S - 2 * F)
+    return kernel
+
+
+@upcast_half
 def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "interpolate") -> torch.Tensor:
     r"""Coordinate-wise (weighted) median [YCRB18]; weighted form of [DL24b].
 
@@ -137,7 +190,8 @@ def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "
     (``interpolate``: the mean of two). Zero-weight rows are never selected.
 
     Guarantee: (f, kappa)-robust with :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23,
-    Table 1] ([digest] §3.4 [R], an upper bound); finite output whenever less than half the
+    Table 1] (an upper bound, as recalled: not yet checked against the paper's table); finite
+    output whenever less than half the
     weight, in particular at most ``lam``, sits on non-finite rows.
 
     .. note::
@@ -160,6 +214,8 @@ def cwmed(x: torch.Tensor, weights: torch.Tensor | None = None, *, mode: str = "
 def _cwmed(x: torch.Tensor, w: torch.Tensor | None, mode: str) -> torch.Tensor:
     """:func:`cwmed` on validated input (also the start and scale of the geometric median)."""
     m = x.shape[-2]
+    if numpy_path(x):
+        return column_tiles(x, _median_tile(w, m, mode))
     xs, _, upto = _cumulative_weights(x, w)  # (..., d, m)
     if w is None:
         lower, upper = xs[..., (m + 1) // 2 - 1], xs[..., m // 2]
@@ -168,8 +224,31 @@ def _cwmed(x: torch.Tensor, w: torch.Tensor | None, mode: str) -> torch.Tensor:
         j_lo = (2 * upto < S).sum(-1, keepdim=True).clamp_max(m - 1)  # (..., d, 1)
         j_hi = (2 * upto <= S).sum(-1, keepdim=True).clamp_max(m - 1)
         lower, upper = xs.gather(-1, j_lo).squeeze(-1), xs.gather(-1, j_hi).squeeze(-1)
+    return _pick(lower, upper, mode).contiguous()  # not a strided view keeping xs alive
+
+
+def _pick(lower, upper, mode: str):
     if mode == "lower":
         return lower
     if mode == "upper":
         return upper
     return (lower + upper) / 2
+
+
+def _median_tile(w: torch.Tensor | None, m: int, mode: str):
+    """CWMed on a (m, c) block: the sorted values at the lower and upper medians (weighted:
+    the first positions whose cumulative weight reaches and exceeds S/2)."""
+    wb = None if w is None else _flat_weights(w, m)
+
+    def kernel(block, b):
+        if wb is None:
+            a = rows_of(block)
+            a.sort(axis=-1)
+            return _pick(a[:, (m + 1) // 2 - 1], a[:, m // 2], mode)
+        s = SortedRows(block)
+        upto = cumsum(wb[b][s.index])  # (c, m)
+        half = upto[:, -1:] / 2  # S/2, exact: C_j < S/2 iff 2 C_j < S
+        j = np.concatenate([searchsorted(upto, half, False), searchsorted(upto, half, True)], axis=-1)
+        v = s.values(j.clip(max=m - 1))  # (c, 2)
+        return _pick(v[:, 0], v[:, 1], mode)
+    return kernel

@@ -7,13 +7,16 @@ import math
 import torch
 
 from .. import _checks
-from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, dist_to,
-                    keep_nearest, pairwise_sqdist, unit_weights)
+from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, keep_nearest,
+                    nearest_sum, unit_weights, upcast_half)
+from . import _kernels
+from ._kernels import dist_to, pairwise_sqdist
 from .coordinate import _cwmed
 
 _INITS = ("median", "zero", "mean")
 
 
+@upcast_half
 def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, tol: float | None = None,
                      max_iter: int = 1000, eps: float = 1e-10, nu: float | None = None,
                      init="median", return_iters: bool = False):
@@ -45,8 +48,9 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
     the steps each batch row used (rows stop independently).
 
     Guarantee: the exact geometric median is (f, kappa)-robust with
-    :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23, Table 1] ([digest] §3.4 [R], an upper
-    bound); this routine approximates it to ``tol`` (with an absolute ``nu``, the smoothed
+    :math:`\kappa = 4(1 + \frac{f}{m-2f})^2` [AFG+23, Table 1] (an upper bound,
+    as recalled: not yet checked against the paper's table); this routine approximates it to
+    ``tol`` (with an absolute ``nu``, the smoothed
     objective's minimizer instead). Rows whose distance to :math:`z_0` is not finite (NaN, inf, overflow
     from 1e300) get :math:`\beta_i = 0`, the limit of a point at infinite distance, so the
     output stays finite when at most ``lam`` < 1/2 of the weight is on such rows.
@@ -54,7 +58,8 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
     .. note::
         ByzFL's ``GeometricMedian`` and the authors' RFA run 3 steps from :math:`z_0 = 0` with
         :math:`\nu = 0.1` (async code :math:`\nu = 0`), a coarse approximation that is not
-        translation-equivariant ([digest] §3.5, §6 row 6): that is :func:`rfa`. Where
+        translation-equivariant ([ByzFL, aggregators.py], [DL24a-code, rfa.py],
+        [DL24b-code, weighted_rfa.py]): that is :func:`rfa`. Where
         ``nu=0`` and :math:`z_t` coincides with an input the authors divide by zero; we take
         the limit :math:`\nu \to 0^+` (:math:`z_{t+1} = z_t`).
     """
@@ -106,17 +111,18 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
                 beta = torch.where(near, zero, ww / torch.where(near, torch.ones_like(rr), rr))
                 eta = torch.where(near, ww, zero).sum(-1)  # (...)
             else:  # smoothed: nu = 0 with z_t on an input is the limit nu -> 0+, z stays
-                beta = ww / torch.maximum(rr, floor.unsqueeze(-1))
+                # a zero-weight row is removed, also when it sits on z_t (0/0 otherwise)
+                beta = torch.where(ww > 0, ww / torch.maximum(rr, floor.unsqueeze(-1)), zero)
                 eta = torch.where(torch.isinf(beta).any(-1), math.inf, 0.0)
                 beta = torch.where(torch.isinf(beta), zero, beta)
             total = beta.sum(-1)  # (...)
             safe = torch.where(total > 0, total, torch.ones_like(total))
             T = combine((beta / safe.unsqueeze(-1)).unsqueeze(-2), x, bad).squeeze(-2)  # (..., d)
-            pull = total * torch.linalg.vector_norm((T - z).detach(), dim=-1).to(torch.float64)  # ||R(z_t)||
+            pull = total * _gap(T, z)  # ||R(z_t)||
             gamma = torch.where(pull > 0, (eta / torch.where(pull > 0, pull, torch.ones_like(pull))).clamp(max=1), 1.0)
             gamma = torch.where(done, 1.0, gamma).to(x.dtype).unsqueeze(-1)
             z_new = (1 - gamma) * T + gamma * z
-            step = torch.linalg.vector_norm((z_new - z).detach(), dim=-1).to(torch.float64)
+            step = _gap(z_new, z)
             iters = iters + (~done).long()
             done = done | (step <= tol * scale)
             z = z_new
@@ -126,6 +132,12 @@ def geometric_median(x: torch.Tensor, weights: torch.Tensor | None = None, *, to
     return (z, iters) if return_iters else z
 
 
+def _gap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``||a - b||`` (..., d) -> (...) float64, at any scale (a plain norm of a 1e-160 step underflows)."""
+    return dist_to(a.detach().unsqueeze(-2), b.detach()).squeeze(-1)
+
+
+@upcast_half
 def rfa(x: torch.Tensor, weights: torch.Tensor | None = None, *, T: int = 3, nu: float = 0.1) -> torch.Tensor:
     r"""RFA as ByzFL and the authors run it: ``T`` smoothed Weiszfeld steps from zero [PKH22].
 
@@ -136,11 +148,11 @@ def rfa(x: torch.Tensor, weights: torch.Tensor | None = None, *, T: int = 3, nu:
 
     This is :func:`geometric_median` with ``init="zero"``, ``max_iter=T``, ``tol=0`` and an
     absolute ``nu``: ByzFL's ``GeometricMedian(nu=0.1, T=3)`` and the authors' sync ``rfa.py``
-    (``nu=0.1``); their async ``rfa``/``weighted_rfa`` use ``nu=0`` ([digest] §3.5, §5.3
-    item 2, §6 row 6).
+    (``nu=0.1``); their async ``rfa``/``weighted_rfa`` use ``nu=0`` ([DL24b-code,
+    rfa.py, weighted_rfa.py]).
 
     Guarantee: none proved for 3 steps (a coarse approximation of the geometric median); it is
-    not translation-equivariant (a good bug detector, [digest] §7.1 item 4). Rows with
+    not translation-equivariant (which makes it a good bug detector). Rows with
     non-finite distance get zero weight (ByzFL drops rows holding inf; NaN rows make its
     output NaN).
     """
@@ -151,37 +163,51 @@ def rfa(x: torch.Tensor, weights: torch.Tensor | None = None, *, T: int = 3, nu:
 _NEIGHBORS = {"blanchard": 2, "byzfl": 1}
 
 
-def _krum_keys(x: torch.Tensor, ww: torch.Tensor, lam: float, neighbors: str, owner: str):
+def _krum_keys(x: torch.Tensor, w: torch.Tensor | None, lam: float, neighbors: str, owner: str):
     """Krum scores, as sort keys (rows that must never be selected get +inf), and the masses.
 
     Row i's score sums the squared distances to its nearest other rows up to neighbour mass
     ``S (1 - lam) - off * S / m_+`` (``m - f - off`` rows unweighted), ``off`` = 2 (Blanchard)
-    or 1 (ByzFL), fractional at the boundary. Returns (keys (..., m), S, F, m_+).
+    or 1 (ByzFL), fractional at the boundary. Scores are in the units of
+    :func:`pairwise_sqdist` (a power of two per batch row), which leaves their order as it is.
+    Returns (keys (..., m), S, F, m_+): numbers when ``w`` is None, tensors (...) otherwise.
     """
     off = _NEIGHBORS[neighbors]
     m = x.shape[-2]
-    S = ww.sum(-1)  # (...)
-    F = byzantine_mass(lam, S)
-    mp = (ww > 0).sum(-1).to(torch.float64)
-    K = (S - F) - off * S / mp
-    if bool((K <= 1e-12 * S).any()):
+    if w is None:
+        S, mp = float(m), float(m)
+        F = byzantine_mass(lam, S)
+        K = (S - F) - off
+        too_few = K <= 1e-12 * S
+    else:
+        S = w.sum(-1)  # (...)
+        F = byzantine_mass(lam, S)
+        mp = (w > 0).sum(-1).to(torch.float64)
+        K = (S - F) - off * S / mp
+        too_few = bool((K <= 1e-12 * S).any())
+    if too_few:
         _checks.fail(owner, "lam", f"leave a positive neighbour count m - f - {off} (m(1 - lam) > {off})",
                      lam, hint=f"Krum needs more than 2f + {off} workers.")
-    D, bad = pairwise_sqdist(x)  # (..., m, m)
+    D, bad, _ = pairwise_sqdist(x)  # (..., m, m)
     # Row i itself goes last (key +inf, distance 0): it is reached only when its neighbourhood
     # mass exceeds the other rows' total, and then adds nothing to the score.
     others = D.masked_fill(torch.eye(m, dtype=torch.bool, device=x.device), math.inf)
-    c = keep_nearest(others, ww.unsqueeze(-2), K.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
-    if bool(bad.any()):  # 0 * inf would be NaN
-        D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
-    score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
+    if w is None:
+        score = nearest_sum(others, K)  # (..., m)
+    else:
+        c = keep_nearest(others, w.unsqueeze(-2), K.unsqueeze(-1).expand(w.shape))  # (..., m, m)
+        if not _kernels.host(x) or bool(bad.any()):  # 0 * inf would be NaN
+            D = torch.where(c > 0, D, torch.zeros((), dtype=D.dtype, device=D.device))
+        score = (D * c.to(D.dtype)).sum(-1)  # (..., m)
     # A finite row whose neighbourhood reaches a non-finite row still ranks before every
     # non-finite row, so the selected row is finite whenever one exists.
     score = torch.nan_to_num(score, nan=torch.finfo(score.dtype).max, posinf=torch.finfo(score.dtype).max)
-    keys = torch.where(bad | (ww == 0), torch.full((), math.inf, dtype=score.dtype, device=score.device), score)
+    never = bad if w is None else bad | (w == 0)
+    keys = torch.where(never, torch.full((), math.inf, dtype=score.dtype, device=score.device), score)
     return keys, S, F, mp
 
 
+@upcast_half
 def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
          neighbors: str = "blanchard") -> torch.Tensor:
     r"""Krum [BEGS17]: the input row with the smallest sum of squared distances to its neighbours.
@@ -192,14 +218,15 @@ def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
 
     with :math:`N_i` the :math:`m - f - 2` rows nearest to :math:`x_i` other than itself
     (``neighbors="blanchard"``, default) or :math:`m - f - 1` (``neighbors="byzfl"``).
-    ``x`` (..., m, d), ``lam`` = f/m. Weighted [D] ([digest] §5.3 item 4: no paper defines it):
+    ``x`` (..., m, d), ``lam`` = f/m. Weighted [D] (docs/theory.md; no paper defines it):
     :math:`N_i` holds the nearest other rows up to weight mass
     :math:`S(1-\lambda) - \mathrm{off}\cdot S/m_+` (:math:`m_+` rows of positive weight,
     fractional at the boundary), so uniform weights give the unweighted rule and zero weight
     removes a row. Ties go to the lowest index. Selection is exact (the output is an input row).
 
     Guarantee: (f, kappa)-robust with :math:`\kappa = 6(1 + \frac{f}{m-2f})` [AFG+23,
-    Table 1] ([digest] §3.4 [R], upper bound), for :math:`m > 2f + 2`. Non-finite rows are at
+    Table 1] (an upper bound, as recalled: not yet checked against the paper's table), for :math:`m
+    > 2f + 2`. Non-finite rows are at
     infinite distance from all others and are never selected while a finite row exists.
 
     .. note::
@@ -213,13 +240,14 @@ def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     _checks.one_of("krum", "neighbors", neighbors, _NEIGHBORS)
 
     def compute(x, w):
-        keys, *_ = _krum_keys(x, unit_weights(x) if w is None else w, lam, neighbors, "krum")
+        keys, *_ = _krum_keys(x, w, lam, neighbors, "krum")
         i = keys.argmin(-1)  # (...); the first minimum, so ties go to the lowest index
         return x.gather(-2, i[..., None, None].expand(*i.shape, 1, x.shape[-1])).squeeze(-2)
 
     return dispatch(compute, x, w)
 
 
+@upcast_half
 def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, q: float | None = None,
                neighbors: str = "blanchard") -> torch.Tensor:
     r"""Multi-Krum [BEGS17]: the average of the ``q`` rows with the smallest Krum scores.
@@ -230,7 +258,7 @@ def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: flo
         \text{ rows of smallest score } \textstyle\sum_{j \in N_i}\|x_i - x_j\|^2
 
     Scores as in :func:`krum`. ``q`` defaults to :math:`m - f` (ByzFL's ``MultiKrum``);
-    weighted [D], the rows of smallest score are taken up to weight mass :math:`q S / m_+`
+    weighted [D] (docs/theory.md), the rows of smallest score are taken up to weight mass :math:`q S / m_+`
     (default :math:`(1 - \lambda) S`), fractional at the boundary, and averaged with their
     weights. Ties by index.
 
@@ -245,15 +273,19 @@ def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: flo
         q = _checks.real("multi_krum", "q", q, low=0.0, low_open=True)
 
     def compute(x, w):
-        ww = unit_weights(x) if w is None else w
-        keys, S, F, mp = _krum_keys(x, ww, lam, neighbors, "multi_krum")
-        Q = (S - F) if q is None else torch.minimum(q * S / mp, S)  # (...)
-        c = keep_nearest(keys.unsqueeze(-2), ww.unsqueeze(-2), Q.unsqueeze(-1))  # (..., 1, m)
-        return combine(c / Q[..., None, None], x, ~torch.isfinite(keys)).squeeze(-2)
+        keys, S, F, mp = _krum_keys(x, w, lam, neighbors, "multi_krum")
+        if w is None:
+            Q = (S - F) if q is None else min(q, S)
+            c = keep_nearest(keys.unsqueeze(-2), None, Q) / Q  # (..., 1, m)
+        else:
+            Q = (S - F) if q is None else torch.minimum(q * S / mp, S)  # (...)
+            c = keep_nearest(keys.unsqueeze(-2), w.unsqueeze(-2), Q.unsqueeze(-1)) / Q[..., None, None]
+        return combine(c, x, ~torch.isfinite(keys)).squeeze(-2)
 
     return dispatch(compute, x, w)
 
 
+@upcast_half
 def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, center: torch.Tensor,
                       tau: float, iters: int = 1) -> torch.Tensor:
     r"""Centered clipping [KHJ21]: move the previous aggregate by the mean clipped deviation.
@@ -269,8 +301,9 @@ def centered_clipping(x: torch.Tensor, weights: torch.Tensor | None = None, *, c
     integer weights the rule on replicated rows. Translation-equivariant when ``center``
     moves with the rows; scale-equivariant only if ``tau`` scales too (it is absolute).
 
-    Guarantee: [KHJ21] bound the error given a good center and a tuned :math:`\tau` (theorem
-    not read here, [digest] §3.5); no instance-wise (f, kappa) value is used. Each row moves the output by
+    Guarantee: [KHJ21] bound the error given a good center and a tuned :math:`\tau` (the
+    theorem's number and constants not checked here); no instance-wise (f, kappa) value is used.
+    Each row moves the output by
     at most :math:`\tau s_i / S`; a row at non-finite distance (NaN, inf, overflow) contributes
     nothing (its clipped direction is undefined), so the output is finite.
 

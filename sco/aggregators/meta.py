@@ -9,7 +9,8 @@ import torch
 from .. import _checks
 from ..random import check_stream
 from ._core import (Aggregator, as_aggregator, byzantine_mass, check_lam, check_weights, check_x,
-                    combine, dispatch, dist_to, keep_nearest, pairwise_sqdist, unit_weights)
+                    combine, dispatch, keep_nearest, upcast_half)
+from ._kernels import dist_to, pairwise_sqdist
 
 _TIES = ("paper", "authors")
 
@@ -32,13 +33,16 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
 
     where the rows are taken in increasing :math:`(r_i, i)` and :math:`c_i \le s_i` is the
     part of row i's weight inside the first :math:`M` of cumulative weight (fractional at the
-    boundary, [digest] §5.3 item 5). Unweighted with ``lam = f/m``: average the m - f rows
-    nearest to the anchor ([digest] §4.2). ``base`` is :math:`A` (a function, an
-    :class:`Aggregator` or a name), called with the same ``weights``, ``lam`` and extras;
+    boundary, so that exactly :math:`(1-\lambda)S` is kept, as [DL24b, §3.3] keeps it).
+    Unweighted with ``lam = f/m``: average the m - f rows nearest to the anchor [DL24a].
+    ``base`` is :math:`A` (a function, an :class:`Aggregator` or a name), called with the
+    same ``weights``, ``lam`` and extras;
     ``x`` (..., m, d), ``weights`` (..., m). Returns an :class:`Aggregator`.
 
-    Guarantee ([D], [digest] §4.2 and §5.3, proved there and checked on 20k instances; the
-    papers' own constants were not obtained): instance-wise, with :math:`q = \lambda/(1-\lambda)`,
+    Guarantee: over a :math:`(c_\lambda, \lambda)`-weighted robust base, w-CTMA is
+    :math:`(60\lambda(1 + c_\lambda), \lambda)`-robust [DL24b, Lemma 3.1]. A tighter
+    instance-wise bound [D] (docs/theory.md; checked on 20k instances), with
+    :math:`q = \lambda/(1-\lambda)`,
 
     .. math::
 
@@ -54,14 +58,15 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
         authors' ``centered_trimmed.py`` keeps every row with
         :math:`r_i \le` the (m-f)-th smallest distance but still divides by m - f
         (:math:`x_0 + \sum_{kept}(x_i - x_0)/(m-f)`), which over-counts rows tied at the
-        threshold ([digest] §4.2, §6 row 5); ``ties="authors"`` reproduces it (weighted: rows
-        within the boundary distance, divided by :math:`M`). Weighted CTMA is not in the
-        released code of [DL24b] ([digest] §6 row 8).
+        threshold [DL24a-code, centered_trimmed.py]; ``ties="authors"`` reproduces it
+        (weighted: rows within the boundary distance, divided by :math:`M`). Weighted CTMA is not in the
+        released code [DL24b-code].
     """
     base = as_aggregator(base)
     _checks.one_of("ctma", "ties", ties, _TIES)
     name = "ctma" + _options_suffix({"ties": ties} if ties != "paper" else {}) + f"({base.name})"
 
+    @upcast_half
     def fn(x, weights=None, *, lam, center=None, generator=None):
         x = check_x(name, x)
         w = check_weights(name, weights, x)
@@ -69,17 +74,22 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
         anchor = base(x, weights, lam=lam, center=center, generator=generator)  # (..., d)
 
         def compute(x, w, anchor):
-            ww = unit_weights(x) if w is None else w
-            S = ww.sum(-1)
-            M = S - byzantine_mass(lam, S)  # (...)
             r = dist_to(x, anchor)  # (..., m)
             bad = ~torch.isfinite(r)
-            c = keep_nearest(r.unsqueeze(-2), ww.unsqueeze(-2), M.unsqueeze(-1))  # (..., 1, m)
+            if w is None:  # the masses are numbers: nothing to ask the device
+                M = x.shape[-2] - byzantine_mass(lam, float(x.shape[-2]))
+                c = keep_nearest(r.unsqueeze(-2), None, M)  # (..., 1, m)
+                ww, Mcol = torch.ones((), dtype=torch.float64, device=x.device), M
+            else:
+                S = w.sum(-1)
+                M = S - byzantine_mass(lam, S)  # (...)
+                c = keep_nearest(r.unsqueeze(-2), w.unsqueeze(-2), M.unsqueeze(-1))  # (..., 1, m)
+                ww, Mcol = w, M.unsqueeze(-1)
             if ties == "paper":
-                return combine(c / M[..., None, None], x, bad).squeeze(-2)
+                return combine(c / (M if w is None else M[..., None, None]), x, bad).squeeze(-2)
             r_kept = torch.where(c.squeeze(-2) > 0, r, torch.full((), -math.inf, dtype=r.dtype, device=r.device))
             keep = (r <= r_kept.amax(-1, keepdim=True)) & (ww > 0)  # every row tied at the threshold
-            coef = torch.where(keep, ww, torch.zeros((), dtype=ww.dtype, device=ww.device)) / M.unsqueeze(-1)
+            coef = torch.where(keep, ww, torch.zeros((), dtype=torch.float64, device=x.device)) / Mcol
             return (anchor * (1 - coef.sum(-1, keepdim=True)).to(x.dtype)
                     + combine(coef.unsqueeze(-2), x, bad).squeeze(-2))
 
@@ -101,34 +111,38 @@ def nnm(base) -> Aggregator:
     first, at distance 0); unweighted, the m - f nearest rows including itself. The mixed rows
     keep their weights. Computed as a mixing matrix :math:`W = c/M` (..., m, m) times ``x``
     from the (m, m) squared-distance matrix (Gram form, centered; see
-    ``_core.pairwise_sqdist``): O(m^2 d) time, never an (m, m, d) tensor.
+    ``_kernels.pairwise_sqdist``): O(m^2 d) time, never an (m, m, d) tensor.
 
     Guarantee: if :math:`A` is (f, kappa)-robust then :math:`A \circ \mathrm{NNM}` is
     (f, kappa')-robust with :math:`\kappa' \le \frac{8f}{m-f}(\kappa + 1)` [AFG+23] (their NNM
-    theorem, recalled in [digest] §3.4 [R]: theorem number and constant unverified; an upper bound). Non-finite rows are at infinite distance from the
+    theorem, as recalled: theorem number and constant not yet checked; an upper bound). Non-finite
+    rows are at infinite distance from the
     others, so no honest row mixes them in while at most ``lam`` of the weight is on them.
 
     .. note::
         ByzFL's ``NNM(f)`` and the authors' ``nnm.py`` mix with the m - f nearest rows by
         ``argpartition`` of ``cdist`` (ties in arbitrary order) and materialize
-        (m, m - f, d) ([digest] §3.5). The authors' "nnm+ctma" anchors CTMA at
+        (m, m - f, d) ([ByzFL, preaggregators.py], [DL24a-code, nnm.py]). The authors' "nnm+ctma" anchors CTMA at
         :math:`A(\mathrm{NNM}(x))` and trims the *original* rows: that is
         ``ctma(nnm(A))``, spelled ``"nnm+ctma(A)"`` by :func:`parse`.
     """
     base = as_aggregator(base)
     name = f"nnm({base.name})"
 
+    @upcast_half
     def fn(x, weights=None, *, lam, center=None, generator=None):
         x = check_x(name, x)
         w = check_weights(name, weights, x)
         lam = check_lam(name, lam)
 
         def mix(x, w):
-            ww = unit_weights(x) if w is None else w
-            S = ww.sum(-1)
+            D, bad, _ = pairwise_sqdist(x)  # (..., m, m)
+            if w is None:
+                M = x.shape[-2] - byzantine_mass(lam, float(x.shape[-2]))
+                return combine(keep_nearest(D, None, M) / M, x, bad)  # (..., m, d)
+            S = w.sum(-1)
             M = S - byzantine_mass(lam, S)  # (...)
-            D, bad = pairwise_sqdist(x)  # (..., m, m)
-            c = keep_nearest(D, ww.unsqueeze(-2), M.unsqueeze(-1).expand(ww.shape))  # (..., m, m)
+            c = keep_nearest(D, w.unsqueeze(-2), M.unsqueeze(-1).expand(w.shape))  # (..., m, m)
             return combine(c / M[..., None, None], x, bad)  # (..., m, d)
 
         return base(dispatch(mix, x, w), weights, lam=lam, center=center, generator=generator)
@@ -168,14 +182,14 @@ def bucketing(base, s: int | None = None) -> Aggregator:
     base is called with ``lam_b = lam * m / ceil(m/s)`` (must be < 1/2).
 
     Guarantee: [KHJ22] (their bucketing theorem, in expectation over the permutation: an upper
-    bound of order :math:`s\,\lambda\,\kappa_A`; not read in the paper, [digest] §8 tags it [R]). Weighted [D]: ``lam_b`` is the same count-based fraction,
+    bound of order :math:`s\,\lambda\,\kappa_A`; as recalled, not checked against the paper). Weighted [D]: ``lam_b`` is the same count-based fraction,
     which bounds the Byzantine share of bucket *weight* only when weights are near-uniform.
     Zero-weight rows and empty buckets carry no weight; permutation invariance, removal and
     replication hold only in distribution (the buckets change).
 
     .. note::
         ByzFL's ``Bucketing(s)`` uses numpy/torch's global RNG; the authors' code uses
-        ``s = floor(m/(2f))`` and refuses ``f > m/4`` ([digest] §3.5, §6 row 9), which our
+        ``s = floor(m/(2f))`` and refuses ``f > m/4`` ([DL24a-code, bucketing.py]), which our
         default reproduces when ``m/(2f)`` is not an integer and otherwise lowers by one.
     """
     base = as_aggregator(base)
@@ -183,6 +197,7 @@ def bucketing(base, s: int | None = None) -> Aggregator:
         s = _checks.integer("bucketing", "s", s, low=1)
     name = "bucketing" + _options_suffix({"s": s} if s is not None else {}) + f"({base.name})"
 
+    @upcast_half
     def fn(x, weights=None, *, lam, center=None, generator=None):
         x = check_x(name, x)
         w = check_weights(name, weights, x)
@@ -201,17 +216,18 @@ def bucketing(base, s: int | None = None) -> Aggregator:
             batch = x.shape[:-2]
             perm = generator.fold("bucketing").permutation(m).to(x.device)  # (R, m)
             perm = perm.reshape(*batch, m) if len(generator) > 1 else perm.reshape(m).expand(*batch, m)
-            if batch == ():
-                xp = x.index_select(-2, perm)  # (m, d)
-            else:
-                xp = x.gather(-2, perm.unsqueeze(-1).expand(*batch, m, d))  # (..., m, d)
             base_gen = generator.fold("bucketing-base")
-            full = (m // size) * size
-            if w is None:  # plain means of the full buckets, then of the smaller last one
-                means = xp[..., :full, :].reshape(*batch, full // size, size, d).mean(-2)  # (..., nb, d)
-                if full < m:
-                    means = torch.cat([means, xp[..., full:, :].mean(-2, keepdim=True)], dim=-2)
+            runs = math.prod(batch)
+            if w is None:  # bucket sums by one scatter-add of x's rows: no permuted copy of x
+                slot = torch.argsort(perm, dim=-1) // size  # (..., m): the bucket of each row
+                slot = slot + torch.arange(0, runs * nb, nb, device=x.device).reshape(*batch, 1)
+                sums = x.new_zeros(runs * nb, d).index_add_(0, slot.reshape(-1), x.reshape(-1, d))
+                counts = torch.full((nb, 1), float(size), dtype=x.dtype, device=x.device)
+                counts[-1] = m - (nb - 1) * size  # the smaller last bucket
+                means = sums.reshape(*batch, nb, d).div_(counts)  # (..., nb, d), in place: one big temporary
                 return base(means, None, lam=lam_b, center=center, generator=base_gen)
+            first = torch.arange(0, runs * m, m, device=x.device).reshape(*batch, 1)
+            xp = x.reshape(-1, d).index_select(0, (perm + first).reshape(-1)).reshape(*batch, m, d)  # bucket order
             pad = nb * size - m
             ww = w.gather(-1, perm)  # (..., m)
             if pad:
