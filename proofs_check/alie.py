@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from ._core import Result, record
 
-# digest §4.5 and §7.1 item 9, [D]: (m, f) -> z_max to 4 decimals
+# (m, f) -> z_max to 4 decimals: [BBG19, Sec. 3]'s formula, evaluated here (derived here)
 PAPER_VALUES = {(17, 8): 1.2206, (9, 4): 0.8416, (17, 4): 0.2934, (10, 2): 0.0}
 # scipy's ppf and sympy's 30-digit erfinv must agree to this
 AGREE = 1e-12
@@ -34,12 +34,12 @@ def z_max_closed_form(m: int, f: int, level=quantile_level) -> sp.Float:
 
 
 def check_z_max(z_fn=z_max_scipy, level=quantile_level, expected=PAPER_VALUES) -> Result:
-    r"""``z_max = Phi^{-1}((m - f - s)/(m - f))``, ``s = floor(m/2 + 1) - f``, matches the closed form and the digest.
+    r"""``z_max = Phi^{-1}((m - f - s)/(m - f))``, ``s = floor(m/2 + 1) - f``, matches the closed form and PAPER_VALUES.
 
-    Statement [BBG19, Sec. 3; digest §4.5 and §7.1 item 9, D]. Numeric: the
-    implementation ``z_fn`` (default scipy's ``norm.ppf``) is compared with the
+    Statement [BBG19, Sec. 3; DL24a-code, alie.py]; the values derived here. Numeric:
+    the implementation ``z_fn`` (default scipy's ``norm.ppf``) is compared with the
     closed form sqrt(2) erfinv(2 level - 1) evaluated by sympy at 30 digits from the
-    exact rational level (agreement to 1e-12), and with the digest's four values to
+    exact rational level (agreement to 1e-12), and with the four values of PAPER_VALUES to
     4 decimals.
     """
     rows, ok = [], True
@@ -47,7 +47,7 @@ def check_z_max(z_fn=z_max_scipy, level=quantile_level, expected=PAPER_VALUES) -
         z = z_fn(m, f)
         exact = z_max_closed_form(m, f, level)
         ok &= abs(z - float(exact)) <= AGREE and round(z, 4) == stated
-        rows.append(f"({m},{f}): level {level(m, f)}, z = {z:.6f}, erfinv form {float(exact):.6f} (digest {stated})")
+        rows.append(f"({m},{f}): level {level(m, f)}, z = {z:.6f}, erfinv form {float(exact):.6f} (tabulated {stated})")
     return record("ALIE: z_max(m, f)", "numeric", ok, "; ".join(rows))
 
 
@@ -62,7 +62,7 @@ def check_sco_alie(z_fn=None, attack=None, pairs=None, seed: int = 0) -> Result:
     Numeric, on every (m, f) with 3 <= m <= 40, f < m/2 (the closed form at 30 digits,
     agreement to 1e-12), then on the attack's rows for random honest rows: the implied
     z = (mu - row)/sigma per coordinate, with sigma the unbiased (ddof = 1) std of the
-    honest rows [digest §4.5], must equal z_max(m, f) to 1e-12.
+    honest rows [DL24a-code, alie.py], must equal z_max(m, f) to 1e-12.
     """
     from sco import attacks  # imported here: the lemma's closed form needs no sco
 
@@ -81,7 +81,7 @@ def check_sco_alie(z_fn=None, attack=None, pairs=None, seed: int = 0) -> Result:
     ok = worst_z <= AGREE and worst_rows <= AGREE
     return record("ALIE: sco.attacks.alie_z and alie rows", "numeric", ok,
                   f"max |alie_z - erfinv form| = {worst_z:.1e} over {len(pairs)} (m, f) pairs; "
-                  f"attack rows: max |(mu - row)/sigma - z_max| = {worst_rows:.1e} at the digest's pairs")
+                  f"attack rows: max |(mu - row)/sigma - z_max| = {worst_rows:.1e} at the tabulated pairs")
 
 
 def run() -> list[Result]:

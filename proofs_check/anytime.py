@@ -20,7 +20,7 @@ def alpha_sum(alpha, upper):
 def check_recursion(keep=lambda a, A: A / (A + a), mix=lambda a, A: a / (A + a)) -> Result:
     r"""The recursion ``x_t = keep x_{t-1} + mix w_t`` equals the weighted average.
 
-    Statement [Cut19; digest §3.1, D]: for any weights alpha_t > 0,
+    Statement [Cut19], derived here (checked below): for any weights alpha_t > 0,
 
     .. math:: x_t = \frac{\alpha_{1:t-1}}{\alpha_{1:t}} x_{t-1} + \frac{\alpha_t}{\alpha_{1:t}} w_t
               = \frac{1}{\alpha_{1:t}} \sum_{\tau \le t} \alpha_\tau w_\tau .
@@ -43,7 +43,7 @@ def check_mixing_weight(gamma=lambda t: 2 / (t + 1), keep=lambda t: (t - 1) / (t
                         alpha=lambda t: t) -> Result:
     """With alpha_t = t: alpha_t/alpha_{1:t} = 2/(t+1) and alpha_{1:t-1}/alpha_{1:t} = (t-1)/(t+1).
 
-    Statement [digest §3.1 and §7.1 item 1, D]. Checked symbolically for symbolic t:
+    Statement derived here. Checked symbolically for symbolic t:
     alpha_{1:t} is summed in closed form by sympy and both claims are compared with
     the exact ratios as rational functions of t.
     """
@@ -59,7 +59,7 @@ def check_mixing_weight(gamma=lambda t: 2 / (t + 1), keep=lambda t: (t - 1) / (t
 def check_drift(bound=lambda t, D: 2 * D / (t + 1), alpha=lambda t: t) -> Result:
     r"""Slow query points: ``||x_t - x_{t-1}|| <= 2D/(t+1)`` when every w_tau lies in K (diameter D).
 
-    Statement [digest §3.1 and §7.1 item 2, D]. Proof checked in three steps:
+    Statement derived here (used in docs/theory.md, "Derivations"). Proof checked in three steps:
 
     1. x_t - x_{t-1} = gamma_t (w_t - x_{t-1}): an identity of the recursion (symbolic);
     2. x_{t-1} is a convex combination of w_1..w_{t-1} (previous check), so it lies in
@@ -94,7 +94,7 @@ def check_online_to_batch(lhs=lambda a, A, w, x_t, x_prev: a * (w - x_t),
                           rhs=lambda a, A, w, x_t, x_prev: A * (x_t - x_prev)) -> Result:
     r"""The identity behind anytime online-to-batch: ``alpha_t (w_t - x_t) = alpha_{1:t-1} (x_t - x_{t-1})``.
 
-    Statement [Cut19, proof of Thm 1; digest §3.1, D]. It turns the weighted regret
+    Statement [Cut19, proof of Thm 1], derived here (checked below). It turns the weighted regret
     sum_t alpha_t <g_t, w_t - x*> into alpha_{1:T}(f(x_T) - f*) plus Bregman terms (the
     derivation of :data:`proofs_check.pep_anytime.ANYTIME_NOISELESS_CONSTANT` uses it).
     Checked symbolically for every t and every positive weights.

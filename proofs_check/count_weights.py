@@ -15,10 +15,11 @@ s = sp.IndexedBase("s", positive=True)  # s_i: number of updates of worker i
 p = sp.IndexedBase("p", positive=True)  # p_i: arrival probability of worker i
 c, nu = sp.symbols("sigma_tilde^2 nu", positive=True)
 
-# digest §7.4 item 5: Var_uniform / Var_counts for n honest workers, samplers 'id' and 'id2'
+# Var_uniform / Var_counts for n honest workers, samplers 'id' and 'id2' (derived here, not in a paper)
 PAPER_RATIOS = {9: {"id": 1.572, "id2": 5.418}, 8: {"id": 1.529, "id2": 4.869},
                 4: {"id": 1.302, "id2": 2.669}}
-# Arrival probability of worker i (1-based) is proportional to these [digest §5.4, V-code]
+# Arrival probability of worker i (1-based) is proportional to these
+# [DL24b, §5; DL24b-code, worker_sampler.py]
 SAMPLERS = {"id": lambda i: i, "id2": lambda i: i**2}
 
 
@@ -30,8 +31,9 @@ def _same_index(expr):
 def check_optimal_weights(weights=lambda s, i: s[i] / sp.Sum(s[j], (j, 1, n))) -> Result:
     r"""Weights proportional to the counts s_i minimize the variance of the weighted mean.
 
-    Statement [DL24b, rationale for count weights, R; digest §5.2, D]: with independent
-    worker estimates of variance v_i = sigma_tilde^2 / s_i, the minimizer of
+    Statement derived here (docs/theory.md, "Derivations"), the rationale for count
+    weights of [DL24b, §4.1]: with independent worker estimates of variance
+    v_i = sigma_tilde^2 / s_i, the minimizer of
     Var(sum_i w_i d^i) = sum_i w_i^2 v_i subject to sum_i w_i = 1 is w_i = s_i / sum_j s_j,
     with minimum sigma_tilde^2 / sum_j s_j. Checked symbolically for symbolic n and a
     symbolic index i (sympy Indexed): the weights sum to 1, and the Lagrangian's
@@ -55,9 +57,10 @@ def check_optimal_weights(weights=lambda s, i: s[i] / sp.Sum(s[j], (j, 1, n))) -
 def check_am_hm(ratio=lambda p, n: sp.Sum(1 / p[i], (i, 1, n)) / n**2, n_max: int = 6) -> Result:
     r"""``Var_uniform / Var_counts = (1/n^2) sum_i 1/p_i >= 1`` (AM-HM), equality iff p_i = 1/n.
 
-    Statement [digest §7.4 item 5, D]: with no staleness and no Byzantine workers,
-    worker i's estimate after t steps has variance sigma_tilde^2/(p_i t); uniform
-    weights 1/n give sum_i v_i / n^2, count weights s_i = p_i t give sigma_tilde^2/t.
+    Statement derived here (docs/theory.md, "Derivations"): with no staleness and no
+    Byzantine workers, worker i's estimate after t steps has variance
+    sigma_tilde^2/(p_i t) (the model of [DL24b, Thm. 4.1]); uniform weights 1/n give
+    sum_i v_i / n^2, count weights s_i = p_i t give sigma_tilde^2/t.
     Checked symbolically for symbolic n: the ratio of the two variances, with
     sum_i p_i = 1, equals the claimed ratio. The inequality: sum_i 1/p_i =
     (sum_j p_j)(sum_i 1/p_i) = n + sum_{i<j} (p_i/p_j + p_j/p_i), and each pair term is
@@ -91,18 +94,18 @@ def variance_ratio(n_workers: int, sampler) -> Fraction:
 
 
 def check_ratio_values(samplers=SAMPLERS, expected=PAPER_RATIOS) -> Result:
-    """The digest's ratios for n = 9, 8, 4 honest workers under the id and id2 samplers.
+    """The ratios for n = 9, 8, 4 honest workers under the id and id2 samplers.
 
-    Statement [digest §7.4 item 5, D]. Computed as exact rationals (closed forms
+    Statement derived here. Computed as exact rationals (closed forms
     (n+1) H_n / (2n) for id and (n+1)(2n+1) H^(2)_n / (6n) for id2) and compared with
-    the digest's three-decimal values.
+    the three-decimal values of PAPER_RATIOS.
     """
     rows, ok = [], True
     for n_workers, values in expected.items():
         for name, stated in values.items():
             exact = variance_ratio(n_workers, samplers[name])
             ok &= round(float(exact), 3) == stated
-            rows.append(f"n={n_workers} {name}: {exact} = {float(exact):.4f} (digest {stated})")
+            rows.append(f"n={n_workers} {name}: {exact} = {float(exact):.4f} (tabulated {stated})")
     return record("Count weights: variance ratios n=9,8,4 (id, id2)", "numeric", ok, "; ".join(rows))
 
 

@@ -1,4 +1,7 @@
-"""CTMA [DL24a] and weighted CTMA [DL24b]: the instance-wise inequality ||xhat - xbar_G||^2 <= 8 q (rho^2 + q ||x0 - xbar_G||^2)."""
+"""CTMA [DL24a] and weighted CTMA [DL24b]: the instance-wise inequality.
+
+||xhat - xbar_G||^2 <= 8 q (rho^2 + q ||x0 - xbar_G||^2), derived here.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ TIE = 1e-9  # distances to the anchor that agree to this relative precision coun
 
 
 def bound_statement(q, rho2, r2, constant=8):
-    """The right-hand side 8 q (rho^2 + q ||x0 - xbar_G||^2) of [digest §4.2, D]."""
+    """The right-hand side 8 q (rho^2 + q ||x0 - xbar_G||^2), derived here (docs/theory.md, "Derivations")."""
     return constant * q * (rho2 + q * r2)
 
 
@@ -57,8 +60,8 @@ def kept_mass(x, weights, x0, budget, favour=None):
     """Mass of each row that a (fractional) trimmed mean around x0 keeps: the nearest rows up to ``budget``.
 
     With unit weights and budget m - f this keeps exactly the m - f rows nearest to x0
-    [digest §4.2 and §5.3, step 3]. Rows in the mask ``favour`` (m,) go first among
-    rows whose distances agree to a relative 1e-9 (see :func:`ratio`).
+    (CTMA's trimming [DL24a]; weighted, [DL24b, §3.3]). Rows in the mask ``favour`` (m,)
+    go first among rows whose distances agree to a relative 1e-9 (see :func:`ratio`).
     """
     dist = (x - x0.unsqueeze(-2)).norm(dim=-1)  # (R, m)
     if favour is not None:
@@ -223,8 +226,8 @@ def check_search(make_ctma: MakeCTMA, anchor, *, name: str, weighted: bool, budg
                  bound=bound_statement) -> Result:
     r"""Adversarial search: no instance with ``||xhat - xbar_G||^2 > 8 q (rho^2 + q ||x0 - xbar_G||^2)``.
 
-    Statement [digest §4.2 (unweighted, q = k/n_h) and §5.3 (weighted, q = kept
-    Byzantine mass / S_G, fractional boundary), D]. Numeric: for each (m, f), random
+    Statement derived here (docs/theory.md, "Derivations"; unweighted, q = k/n_h;
+    weighted, q = kept Byzantine mass / S_G, fractional boundary). Numeric: for each (m, f), random
     instances, then Adam ascent (torch autograd through the aggregator) from the worst
     of them and from fresh ones, all rows (and a free anchor) moving, weights by random
     search, with the honest mass fixed at (1 - lam) S as the statement requires.
@@ -275,7 +278,7 @@ def check_tight(make_ctma: MakeCTMA, mean: Agg, bound=bound_statement) -> Result
     Numeric, on the two instances of :func:`tight_instances` (mean anchor): sco's
     w-CTMA and CTMA outputs give the predicted ratios to 1e-9, both within 1 of the
     bound and above 0.99. Found by the adversarial search (mean anchor, m = 3, which
-    reached 0.998) and then solved by hand; not in the digest, which reports 0.61.
+    reached 0.998) and then solved by hand (derived here).
     """
     rows, ok = [], True
     for (inst, predicted), kind in zip(tight_instances(), ("w-CTMA (3 rows)", "CTMA (m=150, f=50)")):
@@ -287,7 +290,7 @@ def check_tight(make_ctma: MakeCTMA, mean: Agg, bound=bound_statement) -> Result
 
 
 def check_algebra(constant=8, divisor=lambda n_h, k: n_h) -> Result:
-    r"""The algebra of the proof [digest §4.2, D], on symbolic scalars; the weighted form reads n_h as S_G, k as k_w.
+    r"""The algebra of the proof (docs/theory.md, "Derivations") on symbolic scalars; weighted: n_h is S_G, k is k_w.
 
     1. pairing: with |S| = |G| = n_h (the trimmed mean divides by ``divisor``),
        xhat - xbar_G = (1/n_h) [sum_{S∩B} (x_i - xbar_G) - sum_{G\S} (x_j - xbar_G)],
@@ -326,8 +329,8 @@ def check_algebra(constant=8, divisor=lambda n_h, k: n_h) -> Result:
 def check_kappa(c1=12, c2=18, delta_max=sp.Rational(1, 3)) -> Result:
     r"""``8 q (1 + q kappa) <= 12 delta + 18 delta^2 kappa`` for ``q = delta/(1-delta)``, ``0 < delta <= 1/3``.
 
-    Statement [digest §4.2, D]: the robustness coefficient of CTMA over a (delta,
-    kappa)-robust anchor. Symbolic for all such delta: delta = 1/(1/delta_max + v) with
+    Statement derived here (docs/theory.md, "Derivations"): the robustness coefficient
+    of CTMA over a (delta, kappa)-robust anchor. Symbolic for all such delta: delta = 1/(1/delta_max + v) with
     v >= 0, and the difference is a ratio of polynomials in (v, kappa) with
     nonnegative coefficients.
     """

@@ -1,4 +1,7 @@
-"""The weighted geometric median's classical coefficient [D]: c_lam <= 4 (1 + lam/(1 - 2 lam))^2, and DL24b's factor."""
+"""The weighted geometric median's classical coefficient, and DL24b's factor.
+
+Derived here: c_lam <= 4 (1 + lam/(1 - 2 lam))^2.
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ RULES = ("mean", "cwmed", "cwmed[mode=upper]", "cwtm", "geometric_median", "rfa"
 
 
 def lower_bound(m, f):
-    """f/(m - 2f) [AFG+23, Prop. 1; digest §3.4 and §7.2 item 3, R]."""
+    """f/(m - 2f) [AFG+23, Prop. 1] (recalled); derived here (docs/theory.md, "Derivations")."""
     return f / (m - 2 * f)
 
 

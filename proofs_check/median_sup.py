@@ -1,4 +1,7 @@
-"""The weighted median's worst case [D]: sup ||w-CWMed - x_bar_G||^2 / rho^2 = 1/(1 - 2 lam), below DL24b Lemma C.3's printed constant."""
+"""The weighted median's worst case, below DL24b Lemma C.3's printed constant.
+
+Derived here: sup ||w-CWMed - x_bar_G||^2 / rho^2 = 1/(1 - 2 lam).
+"""
 
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ from ._core import Result, is_zero, nonneg_on_integers, record
 ANYTIME_NOISELESS_CONSTANT = 4
 r"""The constant c in ``f(x_T) - f* <= c L D^2 / T`` for noiseless AnyTime-GD.
 
-Method [Cut19; Lev23; digest §3.1, §3.3 and §7.4 item 1]: w_1 = x_1,
+Method [Cut19; Lev23; DL24b, §4]: w_1 = x_1,
 w_{t+1} = w_t - eta alpha_t grad f(x_t), x_{t+1} = (alpha_{1:t} x_t + alpha_{t+1} w_{t+1}) / alpha_{1:t+1},
 alpha_t = t, eta = 1/(4 L T), unconstrained, D = ||x_1 - x*||; the output x_T uses the
 gradients at x_1..x_{T-1}.
 
-Derivation [D, written here; the digest gives only the O(L D^2/T) shape, R]: by the
+Derivation (derived here; [Lev23] is recalled only for the O(L D^2/T) shape): by the
 online-to-batch identity alpha_t (w_t - x_t) = alpha_{1:t-1}(x_t - x_{t-1}), convexity
 <g_t, x_t - x_{t-1}> >= f(x_t) - f(x_{t-1}) and smooth convexity
 <g_t, x_t - x*> >= f(x_t) - f* + ||g_t||^2/(2L),

@@ -36,13 +36,14 @@ def _expectation(pmf, start):
 def check_mean_staleness(pmf=geometric, start=1, claim=lambda n: n) -> Result:
     r"""``sum_i p_i E[tau_i] = n``: the mean staleness over arrivals is the number of workers.
 
-    Statement [digest §5.2 and §7.1 item 8, D]: each iteration, one of n workers
+    Statement derived here (checked below): each iteration, one of n workers
     arrives, worker i with probability p_i; the staleness tau_i of worker i's message
     (iterations since its previous arrival) is Geometric(p_i) on {1, 2, ...} with mean
     1/p_i, and an arrival is from worker i with probability p_i, so the mean staleness
     over arrivals is sum_i p_i / p_i = n. Checked symbolically: the law's mass and mean
     by sympy summation for symbolic 0 < p < 1, then the sum over workers for symbolic
-    n (sympy Indexed p_i). Ignores the warm-up truncation, as the digest does.
+    n (sympy Indexed p_i). Ignores the warm-up truncation, as does sco's n/(1 - lam) - 1
+    (docs/theory.md, "Derivations").
     """
     mean, mass = _expectation(pmf, start)
     # the arrival probabilities sum to one

@@ -23,8 +23,9 @@ SEARCH_T = 10**6
 def check_error_recursion(c_eps=lambda b: 1 - b, c_e=lambda b: b, c_Z=lambda b: 1 - b) -> Result:
     r"""STORM's estimation error obeys ``eps_t = (1-beta_t) eps_{t-1} + beta_t e_t + (1-beta_t) Z_t``.
 
-    Statement [CO19; digest §3.2, D]. With ``d_t = g_t + (1-beta_t)(d_{t-1} - tilde g_t)``
-    (both gradients on the same sample z_t), eps_t = d_t - grad f(x_t),
+    Statement [CO19], derived here (checked below). With
+    ``d_t = g_t + (1-beta_t)(d_{t-1} - tilde g_t)`` (both gradients on the same sample
+    z_t), eps_t = d_t - grad f(x_t),
     e_t = g_t - grad f(x_t) and Z_t = (g_t - grad f(x_t)) - (tilde g_t - grad f(x_{t-1})).
     Checked symbolically from the definitions, for symbolic beta_t.
     """
@@ -41,7 +42,7 @@ def check_error_recursion(c_eps=lambda b: 1 - b, c_e=lambda b: b, c_Z=lambda b: 
 def check_unrolled(beta_t=lambda t: 1 / t, e_weight=lambda tau: 1, Z_weight=lambda tau: tau - 1) -> Result:
     r"""With beta_t = 1/t and d_1 = g_1: ``t eps_t = sum_{tau<=t} (e_tau + (tau-1) Z_tau)``.
 
-    Statement [Lev23; digest §3.3 and §7.1 item 3, D]. Checked by induction for
+    Statement [Lev23], derived here (cf. [DL24b, proof of Thm. 4.1]). Checked by induction for
     symbolic t: assuming (t-1) eps_{t-1} = Sigma_{t-1} (the partial sum), the error
     recursion gives t eps_t = Sigma_{t-1} + e_weight(t) e_t + Z_weight(t) Z_t as an
     identity of rational functions of (t, Sigma, e_t, Z_t). Base t = 1: beta_1 = 1
@@ -103,8 +104,8 @@ def _partial_sums(summand, n: int) -> np.ndarray:
 def check_drift_sum(bound=lambda t: 4 * t, summand=lambda tau: (tau - 1) ** 2 * (2 / (tau + 1)) ** 2) -> Result:
     r"""``S(t) := sum_{tau<=t} (tau-1)^2 (2/(tau+1))^2 <= 4t`` for every integer t >= 1.
 
-    Statement [digest §3.3, D]; the sum collects the smoothness-variance terms
-    (tau-1)^2 ||x_tau - x_{tau-1}||^2 / D^2 under the drift bound. Proof for all t by
+    Statement derived here (docs/theory.md, "Derivations"); the sum collects the
+    smoothness-variance terms (tau-1)^2 ||x_tau - x_{tau-1}||^2 / D^2 under the drift bound. Proof for all t by
     induction, checked symbolically: bound(1) >= S(1), and bound(t) - bound(t-1) >=
     summand(t) at every integer t >= 2 (an exact sign decision on a rational function
     of t). The closed form of S(t) in harmonic numbers is reported, and checked
@@ -145,7 +146,8 @@ def check_norm_split() -> Result:
 def check_variance_bound(c_sigma=2, c_L=8, summand=lambda tau: (tau - 1) ** 2 * (2 / (tau + 1)) ** 2) -> Result:
     r"""mu^2-SGD error: ``E||eps_t||^2 <= (2 sigma^2 + 8 D^2 sigma_L^2)/t``.
 
-    Statement [Lev23; digest §3.3 and §7.3 item 1, D]. The chain:
+    Statement [Lev23] (restated in [DL24b, §4]); the constants derived here
+    (docs/theory.md, "Derivations"). The chain:
 
     1. t eps_t = sum_tau (e_tau + (tau-1) Z_tau) (unrolled form, checked above); the
        summands are martingale differences (x_tau is fixed before z_tau is drawn), so
@@ -153,7 +155,7 @@ def check_variance_bound(c_sigma=2, c_L=8, summand=lambda tau: (tau - 1) ** 2 * 
        stated, not machine-checked;
     2. ||u + v||^2 <= 2||u||^2 + 2||v||^2 (checked above);
     3. E||e_tau||^2 <= sigma^2 and E||Z_tau||^2 <= sigma_L^2 ||x_tau - x_{tau-1}||^2
-       <= sigma_L^2 (2D/(tau+1))^2 (assumptions of digest §2 and the drift check), so
+       <= sigma_L^2 (2D/(tau+1))^2 ([DL24b, Eqs. (2) and (4)] and the drift check), so
        E||eps_t||^2 <= (2 sigma^2 t + 2 sigma_L^2 D^2 S(t)) / t^2;
     4. with S(t) = 4t - u, u >= 0 (previous check), claim - chain is a ratio of
        polynomials with nonnegative coefficients in (sigma, sigma_L, D, t, u): a

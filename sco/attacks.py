@@ -131,7 +131,7 @@ def far_point(honest, honest_weights=None, *, n_byz: int, generator=None, distan
     :math:`\rho^2 = \frac{1}{V_1}\sum_i s_i\|x_i - \mu\|^2` is the honest spread (the
     denominator of kappa) and :math:`u` the unit ``direction`` (default
     :math:`(1, \dots, 1)/\sqrt d`). An outlier far outside the honest spread, which
-    trimming rules must remove entirely [D] (docs/theory.md).
+    trimming rules must remove entirely.
     """
     n_byz, w = _check("far_point", honest, honest_weights, n_byz)
     distance = _checks.real("far_point", "distance", distance)

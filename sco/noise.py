@@ -61,7 +61,8 @@ class Additive(Noise):
 
     def grad(self, oracle, x, drawn, workers):
         z1, z2 = drawn
-        g = oracle.worker_grad(x, workers) + (self.sigma / math.sqrt(oracle.d)) * z1
+        # one (R, k, d) temporary, not two: the same two roundings, so the same bits
+        g = ((self.sigma / math.sqrt(oracle.d)) * z1).add_(oracle.worker_grad(x, workers))
         if z2 is not None:
             g = g + self.sigma_L * z2 * (x - oracle.noise_center(x))
         return g

@@ -157,10 +157,10 @@ class _Simulation:
             workers = workers[..., None]  # (R, T, k): k workers arrive per step (k = 1 here)
         k_arr = workers.shape[-1]
         x1 = self.srv.x
-        # warm-up, as the authors' code [digest §5.4]: each worker's first message d_1, computed
-        # at x_1, is in the table with weight 1 and is also the message in flight, delivered at
-        # the worker's first arrival (so that "every worker arrives every step" is exactly the
-        # synchronous model).
+        # warm-up, as the authors' code [DL24b-code, trainer/async_trainer.py]: each worker's
+        # first message d_1, computed at x_1, is in the table with weight 1 and is also the
+        # message in flight, delivered at the worker's first arrival (so that "every worker
+        # arrives every step" is exactly the synchronous model).
         table = torch.empty(R, p.m, self.d, dtype=self.dt, device=self.dev)
         table[:, :h] = self.honest.d
         if p.f:

@@ -18,7 +18,7 @@ from sco.simulate import Experiment, Plan
 # resolved config (Plan), the randomness (each draw is keyed by the run's seed and a name, so the
 # reference can ask for exactly the numbers the batched run gets), the oracle at one point for one
 # worker, the arrival sequence, the attack's formula and the rules that have no loop reference in
-# tests/reference.py. The protocol, the worker estimators, the server rules, projection, clipping,
+# sco.reference. The protocol, the worker estimators, the server rules, projection, clipping,
 # the bookkeeping of the asynchronous table and every metric are written out again below.
 
 # -- the methods of sco.estimators.ALGORITHMS ------------------------------------------------------
@@ -172,7 +172,7 @@ def compute(run, worker: Worker, x, step: int):
 # -- aggregation and attacks -----------------------------------------------------------------------
 
 def _reference_rule(agg):
-    """The loop reference of tests/reference.py for the rule, or None: then the library's rule
+    """The loop reference of sco.reference for the rule, or None: then the library's rule
     is called (iterative solvers and randomized rules, which their own tests pin)."""
     if agg.name == "ctma(cwmed)":
         return lambda x, w, lam, c: ref.ref_ctma(x, w, lam, anchor=ref.ref_cwmed(x, w))

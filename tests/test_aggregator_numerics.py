@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference as ref
+from sco import reference as ref
 from sco.aggregators import centered_clipping, cwmed, cwtm, parse, rfa
 from sco.aggregators import _kernels
 from sco.random import Stream

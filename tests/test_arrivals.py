@@ -88,8 +88,8 @@ def test_heavy_tailed_compute_times_give_heavy_tailed_gaps():
 
 
 def test_mean_staleness_equals_the_pool_size():
-    # [D] (docs/theory.md): gaps between arrivals of worker i are Geometric(p_i) with mean 1/p_i,
-    # so the mean over arrivals is sum_i p_i / p_i = n
+    # derived here (docs/theory.md, "Derivations"): gaps between arrivals of worker i are Geometric(p_i)
+    # with mean 1/p_i, so the mean over arrivals is sum_i p_i / p_i = n
     n, T = 5, 20000
     arr = Speeds("id2").generate(Stream([3]), T, n, 0).workers[0].tolist()
     last, gaps = {}, []

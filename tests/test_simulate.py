@@ -62,7 +62,7 @@ def test_a_seed_gives_the_same_run_alone_or_batched(arrivals):
 
 
 def _estimator_error(alg, T=1000, seeds=64):
-    # a fixed smooth problem and a single worker; eta = 1/(4 L T) as in the theory [digest §3.3]
+    # a fixed smooth problem and a single worker; eta = 1/(4 L T) as in the theory [DL24b, Thm. 4.2]
     tr = run(dict(objective={"name": "quadratic", "d": 20, "L": 1.0, "mu": 0.0, "seed": 2},
                   noise={"name": "gaussian", "sigma": 1.0, "sigma_L": 0.5}, m=1, T=T, seeds=seeds,
                   algorithm={"name": alg, "eta": 1 / (4 * T)}, log="geometric"))
@@ -71,7 +71,8 @@ def _estimator_error(alg, T=1000, seeds=64):
 
 
 def test_mu2sgd_estimator_error_decays_like_one_over_t():
-    # E|eps_t|^2 <= sigma_tilde^2 / t [digest §3.3, §7.3]. The fitted exponent's bootstrap sd is
+    # E|eps_t|^2 <= sigma_tilde^2 / t [DL24b, §4] restating [Lev23]; constant derived here
+    # (docs/theory.md, "Derivations"). The fitted exponent's bootstrap sd is
     # about 0.01 here; the acceptance band [-1.15, -0.85] is > 10 sd wide on each side, so a
     # different seed set fails with negligible probability.
     fit = _estimator_error("mu2sgd")
@@ -85,9 +86,10 @@ def test_sgd_estimator_error_does_not_decay():
 
 
 def test_count_weights_beat_uniform_weights_by_the_predicted_ratio():
-    # [digest §5.2, §7.4 item 5]: with no staleness and no attack (the query point does not
-    # move: eta tiny), worker i's mu^2-SGD message averages its k_i samples, and the
-    # count-weighted mean pools them: Var_uniform / Var_counts -> (1/n^2) sum_i 1/p_i.
+    # Derived here (docs/theory.md, "Derivations"): with no staleness and no attack (the
+    # query point does not move: eta tiny), worker i's mu^2-SGD message averages its k_i
+    # samples, and the count-weighted mean pools them: Var_uniform / Var_counts ->
+    # (1/n^2) sum_i 1/p_i.
     n, T, R, d, sigma = 8, 3000, 64, 64, 1.0
     cfg = dict(objective={"name": "quadratic", "d": d, "seed": 3}, noise={"name": "gaussian", "sigma": sigma},
                m=n, T=T, seeds=R, algorithm={"name": "mu2sgd", "eta": 1e-12},
@@ -107,7 +109,7 @@ def test_count_weights_beat_uniform_weights_by_the_predicted_ratio():
     ratio = uniform.final("estimator_error").mean() / counts.final("estimator_error").mean()
     p = profile("id", n).numpy()
     predicted = (1 / p).sum() / n ** 2
-    assert predicted == pytest.approx(1.529, abs=1e-3)  # papers.md's value for n = 8
+    assert predicted == pytest.approx(1.529, abs=1e-3)  # derived value for n = 8 (proofs_check.count_weights)
     # the asymptotic prediction holds up to the finite-count terms (about 2% at s_1 ~ 80)
     assert abs(ratio / predicted - 1) < 2 * tol + 0.03, (ratio, predicted)
 
@@ -116,7 +118,7 @@ def test_asynchronous_bookkeeping():
     T, m = 300, 5
     tr = run(base(m=m, T=T, arrivals={"name": "speeds", "speeds": "id"}, algorithm={"name": "sgd", "eta": 0.01}))
     w = tr.events["final_weights"]
-    assert (w.sum(1) == m + T).all()  # one for the warm-up, one per arrival [digest §7.1 item 7]
+    assert (w.sum(1) == m + T).all()  # one for the warm-up, one per arrival [DL24b-code, trainer/async_trainer.py]
     for r in range(tr.R):
         counts = np.bincount(tr.events["worker"][r], minlength=m) + 1
         assert np.array_equal(counts, w[r])
@@ -215,7 +217,7 @@ def test_byzantine_synchronous_training_is_the_all_arrive_asynchronous_limit(att
     # deterministic omniscient attacks see the same honest rows in both paths; the async
     # path passes equal count weights, which weighted rules must treat as unweighted.
     # (Not ALIE: its weighted form recomputes z from the total and Byzantine weight
-    # [digest §5.4], so it differs from the unweighted attack even with equal counts.)
+    # [DL24b-code, attacks/alie.py], so it differs from the unweighted attack even with equal counts.)
     cfg = base(m=9, f=2, attack=attack, aggregator="ctma(cwmed)")
     _close(run(cfg), run({**cfg, "arrivals": {"name": "rounds"}}), rtol=1e-10)
 
@@ -244,7 +246,7 @@ def test_a_robust_rule_resists_an_attack_that_breaks_the_mean():
 def test_asynchronous_byzantine_share_and_staleness_are_recorded():
     tr = run(base(m=8, f=2, attack="sign_flip", aggregator="ctma(cwmed)", T=400, seeds=3,
                   arrivals={"name": "speeds", "speeds": "id", "lam": 0.25, "byzantine": "schedule"}))
-    assert tr.meta["realized_lam"] == [0.25, 0.25, 0.25]  # every 4th step [digest §6 row 7]
+    assert tr.meta["realized_lam"] == [0.25, 0.25, 0.25]  # every 4th step [DL24b-code, trainer/async_trainer.py]
     # count weights give the Byzantine workers the realized share of the updates
     bw = tr["byzantine_weight"][:, -1]
     assert np.allclose(bw, (2 + 100) / (8 + 400))

@@ -8,7 +8,7 @@ from sco.testing import assert_below_bound, assert_check, assert_rate
 
 # A 1-D noisy quadratic f(x) = x^2/2 on K = [-1, 1] (D = 2) with grad f(x; z) = a x + b,
 # a ~ N(1, s_L^2), b ~ N(0, s_b^2): the noise variance at x is s_b^2 + s_L^2 x^2 <= sigma^2 :=
-# s_b^2 + s_L^2, and the smoothness variance is sigma_L = s_L (papers.md §2).
+# s_b^2 + s_L^2, and the smoothness variance is sigma_L = s_L ([DL24b, Eq. (4)]).
 S_B, S_L, D = 0.5, 0.5, 2.0
 FAST = dict(n_boot=500)  # 200 seeds: 500 resamples keep the test quick
 CONSTANTS = dict(sigma=float(np.sqrt(S_B ** 2 + S_L ** 2)), sigma_L=S_L, D=D)

@@ -74,3 +74,12 @@ def test_a_users_rule_runs_through_the_convergence_claims(tmp_path):
     res = claims["byzantine_sync_rate"].run(Context(**fields))
     assert res.verdict == "pass", [str(c) for c in res.checks]
     assert np.isfinite(fields["kappa"](lam=0.2))
+
+
+def test_the_generated_parts_of_docs_theory_match_the_registry():
+    # docs/theory.md lists every statement and the coverage table; `python -m sco.verify.docs` rewrites them
+    from sco.verify import docs
+    text = docs.DOC.read_text()
+    assert docs.render(text) == text, "docs/theory.md is stale: run python -m sco.verify.docs"
+    for name in __import__("sco.rates", fromlist=["BOUNDS"]).BOUNDS:
+        assert f"#### `{name}`" in text

@@ -73,8 +73,7 @@ def _flat_weights(w: torch.Tensor, m: int) -> np.ndarray:
 
 @upcast_half
 def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) -> torch.Tensor:
-    r"""Coordinate-wise (weighted) trimmed mean [YCRB18]; weighted form [D] (docs/theory.md) in the
-    sense of [DL24b].
+    r"""Coordinate-wise (weighted) trimmed mean [YCRB18], weighted in the sense of [DL24b].
 
     Problem: estimate the honest mean when a fraction ``lam`` of the weight is Byzantine.
     For each coordinate k, sort the values :math:`x_{(1)k} \le \dots \le x_{(m)k}` with their
@@ -101,7 +100,7 @@ def cwtm(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float) ->
     such values sort to the ends (NaN last) and fall in the trimmed mass.
 
     .. note::
-        The weighted form is [D] (docs/theory.md): neither the released code of [DL24b]
+        The weighted form is ours (docs/theory.md): neither the released code of [DL24b]
         nor ByzFL has it. ByzFL's ``TrMean(f)`` and the authors' ``CWTrimmedMean`` take an
         integer f; :func:`cwmed` with ``mode="interpolate"`` is this rule's limit as
         ``lam -> 1/2`` (the trimmed interval shrinks to the weight midpoint).

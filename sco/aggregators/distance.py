@@ -218,7 +218,7 @@ def krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
 
     with :math:`N_i` the :math:`m - f - 2` rows nearest to :math:`x_i` other than itself
     (``neighbors="blanchard"``, default) or :math:`m - f - 1` (``neighbors="byzfl"``).
-    ``x`` (..., m, d), ``lam`` = f/m. Weighted [D] (docs/theory.md; no paper defines it):
+    ``x`` (..., m, d), ``lam`` = f/m. Weighted (ours, docs/theory.md; no paper defines it):
     :math:`N_i` holds the nearest other rows up to weight mass
     :math:`S(1-\lambda) - \mathrm{off}\cdot S/m_+` (:math:`m_+` rows of positive weight,
     fractional at the boundary), so uniform weights give the unweighted rule and zero weight
@@ -258,7 +258,7 @@ def multi_krum(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: flo
         \text{ rows of smallest score } \textstyle\sum_{j \in N_i}\|x_i - x_j\|^2
 
     Scores as in :func:`krum`. ``q`` defaults to :math:`m - f` (ByzFL's ``MultiKrum``);
-    weighted [D] (docs/theory.md), the rows of smallest score are taken up to weight mass :math:`q S / m_+`
+    weighted (ours, docs/theory.md), the rows of smallest score are taken up to weight mass :math:`q S / m_+`
     (default :math:`(1 - \lambda) S`), fractional at the boundary, and averaged with their
     weights. Ties by index.
 

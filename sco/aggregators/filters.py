@@ -8,9 +8,17 @@ import sys
 import torch
 
 from .. import _checks
-from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, dist_to, keep_nearest,
-                    pairwise_sqdist, sorted_columns, unit_weights)
+from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, keep_nearest,
+                    unit_weights)
+from ._kernels import dist_to, pairwise_sqdist
 from .coordinate import _MEDIAN_MODES, _cwmed
+
+
+def sorted_columns(x: torch.Tensor, with_indices: bool = False):
+    """Each coordinate's values sorted ascending (NaN last): (..., m, d) -> (..., d, m), and the
+    original row of each sorted value with ``with_indices``."""
+    s = torch.sort(x.transpose(-1, -2), dim=-1, stable=True)
+    return (s.values, s.indices) if with_indices else s.values
 
 _TAU_MAX = ("active", "all")
 
@@ -33,7 +41,7 @@ def meamed(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     permutation-invariant even then; ByzFL's ``argpartition``/``topk`` order is unspecified, and
     on its 3-row docstring example both keep the smaller value).
 
-    Weighted [D] (docs/theory.md; the extension of the weighted trimmed mean): :math:`\mathrm{med}_k`
+    Weighted (ours, docs/theory.md; the extension of the weighted trimmed mean): :math:`\mathrm{med}_k`
     is the weighted median and the nearest values are taken up to weight :math:`M = (1-\lambda)
     S`, the farthest fractionally; uniform weights give the unweighted rule exactly, zero weight
     is removal, integer weights are replication.
@@ -111,7 +119,7 @@ def caf(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, tau
     ByzFL).
     Stops early when :math:`\lambda_{\max} = 0` (the weighted rows coincide: their mean is exact).
 
-    Weighted [D] (docs/theory.md): :math:`c` starts at the weights and the budget is :math:`2F` of weight;
+    Weighted (ours, docs/theory.md): :math:`c` starts at the weights and the budget is :math:`2F` of weight;
     uniform weights give the unweighted rule exactly, zero weight is removal (such rows are in
     no pool), integer weights are replication (replicas share :math:`\tau`). Rows whose
     distances overflow (NaN, inf, 1e300) are removed before the first step, their weight
@@ -143,7 +151,8 @@ def caf(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, tau
         ww = unit_weights(x) if w is None else w
         S = ww.sum(-1)
         stop = S - 2 * byzantine_mass(lam, S)  # (...)
-        D, bad = pairwise_sqdist(x)  # (..., m, m)
+        D, bad, scale = pairwise_sqdist(x)  # (..., m, m) in units of scale^2
+        D = D.to(torch.float64) * scale.to(torch.float64)[..., None, None] ** 2
         zero = torch.zeros((), dtype=torch.float64, device=x.device)
         D = torch.where(bad.unsqueeze(-1) | bad.unsqueeze(-2), zero, D.detach().to(torch.float64))
         c = torch.where(bad, zero, ww)  # (..., m)
@@ -185,7 +194,7 @@ def monna(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float, i
 
     with :math:`N_{\mathrm{idx}}` the m - f rows nearest to :math:`x_{\mathrm{idx}}`
     (itself included, at distance 0); ``x`` (..., m, d), ``lam`` = f/m, ``idx`` the row index
-    (ByzFL's ``MoNNA(f, idx)``). Weighted [D] (docs/theory.md): the nearest rows up to weight
+    (ByzFL's ``MoNNA(f, idx)``). Weighted (ours, docs/theory.md): the nearest rows up to weight
     :math:`(1-\lambda)S`, fractional at the boundary, averaged with their weights; uniform
     weights give the unweighted rule exactly, zero weight is removal (of other rows: the
     designated row is the center whatever its weight), integer weights are replication. Ties in

@@ -59,7 +59,7 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
     ``1e-12`` of the largest are dropped (a rank below r leaves directions orthogonal to every
     row, which project nothing).
 
-    ``x`` (..., m, d), ``weights`` (..., m) (the :math:`s_i`: weighted [D], docs/theory.md; neither
+    ``x`` (..., m, d), ``weights`` (..., m) (the :math:`s_i`: the weighted form is defined here; neither
     the paper's abstract nor the code weighs workers), ``r`` the subspace dimension (the authors'
     ``r_col``, 1 by default in their trainer, 8 in their scripts), ``eps`` the authors'
     smoothing (1e-7). Uniform weights give the unweighted rule exactly and zero weight is

@@ -41,7 +41,7 @@ def ctma(base, *, ties: str = "paper") -> Aggregator:
 
     Guarantee: over a :math:`(c_\lambda, \lambda)`-weighted robust base, w-CTMA is
     :math:`(60\lambda(1 + c_\lambda), \lambda)`-robust [DL24b, Lemma 3.1]. A tighter
-    instance-wise bound [D] (docs/theory.md; checked on 20k instances), with
+    instance-wise bound derived here (docs/theory.md, "Derivations"; checked on 20k instances), with
     :math:`q = \lambda/(1-\lambda)`,
 
     .. math::
@@ -182,8 +182,8 @@ def bucketing(base, s: int | None = None) -> Aggregator:
     base is called with ``lam_b = lam * m / ceil(m/s)`` (must be < 1/2).
 
     Guarantee: [KHJ22] (their bucketing theorem, in expectation over the permutation: an upper
-    bound of order :math:`s\,\lambda\,\kappa_A`; as recalled, not checked against the paper). Weighted [D]: ``lam_b`` is the same count-based fraction,
-    which bounds the Byzantine share of bucket *weight* only when weights are near-uniform.
+    bound of order :math:`s\,\lambda\,\kappa_A`; as recalled, not checked against the paper).
+    Weighted (ours, docs/theory.md): ``lam_b`` is the same count-based fraction, which bounds the Byzantine share of bucket *weight* only when weights are near-uniform.
     Zero-weight rows and empty buckets carry no weight; permutation invariance, removal and
     replication hold only in distribution (the buckets change).
 

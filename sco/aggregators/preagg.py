@@ -60,7 +60,7 @@ def arc(base) -> Aggregator:
         \mathrm{ARC}_A(x) = A(y)
 
     ``base`` is :math:`A` (a function, an :class:`Aggregator` or a name), called with the same
-    ``weights``, ``lam`` and extras; ``lam`` = f/m. Weighted [D] (docs/theory.md): with the rows in
+    ``weights``, ``lam`` and extras; ``lam`` = f/m. Weighted (ours, docs/theory.md): with the rows in
     non-increasing norm (ties by index) and :math:`C_j` the cumulative weight up to row j, the
     threshold is the norm of the first row with :math:`C_j > K`,
     :math:`K = 2F(S - F)/S` (:math:`F = \lambda S`; unweighted :math:`K = 2f(m-f)/m`); every

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from .. import _checks
-from ._core import (byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, pairwise_sqdist,
-                    unit_weights)
+from ._core import byzantine_mass, check_lam, check_weights, check_x, combine, dispatch, unit_weights
+from ._kernels import pairwise_sqdist
 
 MAX_SUBSETS = 100_000
 """Default limit on the number of subsets MDA and SMEA enumerate (C(m, f) unweighted)."""
@@ -67,7 +67,7 @@ def _best_subset(owner: str, x, w, lam: float, score, max_subsets: int):
                      f"C(m, f) = C({m}, {f}) gives {count} with m={m} workers", lam,
                      hint=f"{owner} is exact by enumeration (cost grows as C(m, f)): pass max_subsets=... to "
                      "allow more, or use a polynomial-time rule (cwtm, ctma, nnm).")
-    D, bad = pairwise_sqdist(x)  # (..., m, m)
+    D, bad, _ = pairwise_sqdist(x)  # (..., m, m) in units of a per-row scale^2, which orders subsets alike
     R = math.prod(batch)
     D = D.reshape(R, m, m).to(torch.float64)
     bad = bad.reshape(R, m)
@@ -140,7 +140,7 @@ def mda(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     more than ``max_subsets`` (default :data:`MAX_SUBSETS` = 100 000) subsets would be
     enumerated: (m, f) = (17, 4) gives 2380, (25, 6) 177 100, (30, 7) 2 035 800.
 
-    Weighted [D] (docs/theory.md; no paper defines it): :math:`S^\star` minimizes the diameter over the *minimal*
+    Weighted (ours, docs/theory.md; no paper defines it): :math:`S^\star` minimizes the diameter over the *minimal*
     subsets carrying at least :math:`(1-\lambda)S` of the weight (no row can leave without the
     subset dropping below it; the diameter never shrinks when a row is added, so the minimum
     over all subsets carrying that weight is the same), and the output is their weighted mean.
@@ -184,7 +184,7 @@ def smea(x: torch.Tensor, weights: torch.Tensor | None = None, *, lam: float,
     :math:`\binom{m}{f}` subsets, with the limit ``max_subsets`` of :func:`mda`. ``x``
     (..., m, d), ``lam`` = f/m. Ties go to the first subset in lexicographic order.
 
-    Weighted [D] (docs/theory.md): the minimal subsets carrying at least :math:`(1-\lambda)S` (as :func:`mda`;
+    Weighted (ours, docs/theory.md): the minimal subsets carrying at least :math:`(1-\lambda)S` (as :func:`mda`;
     here the restriction to minimal subsets matters: adding a row near the mean can lower the
     top eigenvalue, and without it uniform weights would not give the classic rule), scored by
     the top eigenvalue of their weighted covariance; the output is their weighted mean. Uniform

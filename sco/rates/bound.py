@@ -12,7 +12,7 @@ import torch
 
 from .. import _checks
 from .analysis import Analysis, _merge
-from .evaluate import _evaluate
+from .evaluate import _check_value, _evaluate
 from .expr import _names, _parse
 from .params import DERIVED, PARAMS, REDUCTIONS, symbol
 
@@ -401,28 +401,3 @@ class Bound(Analysis):
                         out[name] = v
         out.update(overrides)
         return out
-
-
-
-#: Parameters that count something and must be positive; the others must be nonnegative.
-POSITIVE = frozenset({"T", "t", "m", "s", "t_G", "n", "K", "p", "tau_max", "mu_max"})
-
-
-def _check_value(owner, name, v):
-    """A parameter value: a real number, array or tensor, finite, >= 0 (> 0 for counts)."""
-    if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.ndarray, torch.Tensor, list, tuple)):
-        _checks.fail(owner, name, "be a real number, a numpy array or a torch tensor", v, kind=TypeError)
-    if isinstance(v, torch.Tensor):
-        arr = v.detach().cpu().to(torch.float64).numpy()
-    else:
-        try:
-            arr = np.asarray(v, dtype=np.float64)
-        except (TypeError, ValueError):
-            _checks.fail(owner, name, "be a real number, a numpy array or a torch tensor", v, kind=TypeError)
-    shown = v if arr.ndim == 0 else f"array of shape {arr.shape}"
-    if not np.isfinite(arr).all():
-        _checks.fail(owner, name, "be finite (not NaN or inf)", shown)
-    if name in POSITIVE and not (arr > 0).all():
-        _checks.fail(owner, name, "be positive", shown)
-    if (arr < 0).any():
-        _checks.fail(owner, name, "be nonnegative (every parameter of a bound is)", shown)
