@@ -12,39 +12,18 @@ from __future__ import annotations
 import _harness  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
-import types  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from _harness import Targets, environment, exponent, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
 from sco.aggregators import parse  # noqa: E402
+from sco.compat.byzfl import original as load_byzfl  # noqa: E402
 from sco.random import Stream  # noqa: E402
 
 SHAPES = [(100, 100_000), (17, 1_000_000), (1000, 1_000)]
 QUICK_SHAPES = [(100, 10_000), (17, 100_000), (200, 1_000)]
-
-
-def load_byzfl():
-    """ByzFL's aggregators and pre-aggregators, or None.
-
-    ``import byzfl`` also imports its federated-learning framework, which needs torchvision
-    and seaborn; the aggregators need neither, so the package is opened without running its
-    ``__init__``.
-    """
-    spec = importlib.util.find_spec("byzfl")
-    if spec is None:
-        return None
-    if "byzfl" not in sys.modules:
-        pkg = types.ModuleType("byzfl")
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["byzfl"] = pkg
-    from byzfl.aggregators import aggregators, preaggregators
-    return types.SimpleNamespace(**{k: getattr(aggregators, k) for k in dir(aggregators) if k[0].isupper()},
-                                 **{k: getattr(preaggregators, k) for k in dir(preaggregators) if k[0].isupper()})
 
 
 def rules(B, f: int, s: int):

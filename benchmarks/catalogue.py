@@ -1,18 +1,29 @@
-"""Speed of the catalogue rules (MDA, SMEA, Meamed, CAF, MoNNA, the Flag Aggregator, ARC, clipping):
-relative to the mean and to ByzFL 0.0.11, at the shapes of benchmarks/aggregators.py."""
+"""Speed of the catalogue rules (MDA, SMEA, Meamed, CAF, MoNNA, the Flag Aggregator, ARC, clipping).
+
+Run: python benchmarks/catalogue.py [--quick] [--rounds 5] [--threads 2] [--json PATH]
+Each rule is timed against the mean and against ByzFL 0.0.11's class in the same interleaved
+rounds (median of the per-round ratios), at the shapes of benchmarks/aggregators.py, float32,
+f = m // 4. Calls slower than ``--slow`` seconds are timed once, cold. ByzFL's outputs are
+compared with sco's float64 rule where both are deterministic. Figures go to
+benchmarks/results/catalogue.json. There are no targets: these are figures to read.
+"""
 
 from __future__ import annotations
 
-import argparse
-import math
-import time
+import _harness  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
-import numpy as np
-import torch
+import argparse  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
 
-from benchmarks.aggregators import SHAPES, _load, load_byzfl, timeit
-from sco.aggregators import parse
-from sco.aggregators.subset import MAX_SUBSETS
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from _harness import environment, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
+from aggregators import QUICK_SHAPES, SHAPES  # noqa: E402
+from sco.aggregators import parse  # noqa: E402
+from sco.aggregators.subset import MAX_SUBSETS  # noqa: E402
+from sco.compat.byzfl import original  # noqa: E402
 
 
 def rules(B):
@@ -27,77 +38,105 @@ def rules(B):
         ("meamed", "meamed", lambda f: B.Meamed(f), True, ""),
         ("caf", "caf", lambda f: B.CAF(f), False, "ByzFL: 1 random power step, max over all rows"),
         ("monna", "monna", lambda f: B.MoNNA(f, 0), True, "idx = 0"),
-        ("flag (r=1)", "flag", None, False, "FlagIRLS to tol"),
-        ("flag (r=8)", "flag[r=8]", None, False, "the authors' scripts' r"),
+        ("flag (r=1)", "flag", None, False, "FlagIRLS to tol; not in ByzFL"),
+        ("flag (r=8)", "flag[r=8]", None, False, "the authors' scripts' r; not in ByzFL"),
         ("arc(mean)", "arc(mean)", then_mean(lambda f: B.ARC(f)), True, "ByzFL timed with a copy"),
         ("clipping(mean)", "clipping(mean)", then_mean(lambda f: B.Clipping()), True, "c = 2, ByzFL with a copy"),
     ]
 
 
-def _time(fn, repeats: int, slow: float) -> tuple[float, float, int]:
-    """(median, best, calls): one cold call when it takes longer than ``slow`` seconds, else :func:`timeit`."""
+def agreement(theirs, exact: torch.Tensor) -> str:
+    """ByzFL's output against sco's float64 rule: 'yes', or how many coordinates differ by more than 1e-4."""
+    theirs = torch.as_tensor(theirs, dtype=torch.float64).reshape(exact.shape)
+    off = int(((theirs - exact).abs() > 1e-4 * (float(exact.abs().max()) or 1.0)).sum())
+    return "yes" if off == 0 else f"{off} of {exact.numel()} coords differ"
+
+
+def too_slow(fn, slow: float) -> float | None:
+    """The seconds of one cold call when it exceeds ``slow`` (then it is not repeated), else None."""
     t0 = time.perf_counter()
     fn()
-    first = time.perf_counter() - t0
-    if first > slow:
-        return first, first, 1
-    med, best = timeit(fn, repeats)
-    return med, best, repeats
+    t = time.perf_counter() - t0
+    return t if t > slow else None
 
 
-def compare(theirs, ours: torch.Tensor, exact: torch.Tensor) -> str:
-    """ByzFL's output against ours, both against our rule in float64; counts the coordinates that differ."""
-    theirs = torch.as_tensor(theirs, dtype=torch.float64).reshape(exact.shape)
-    tol = 1e-4 * (float(exact.abs().max()) or 1.0)
-    off = int(((theirs - exact).abs() > tol).sum())
-    if off == 0:
-        return "yes"
-    return f"{off} of {exact.numel()} coords differ (ours off by {float((ours.double() - exact).abs().max()):.1e})"
+def shape(B, m, d, args) -> list[dict]:
+    f = m // 4
+    lam = f / m
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(m, d)).astype(np.float32) + 1.0)
+    cases, rows = {"mean": lambda: x.mean(-2)}, []
+    for label, spec, factory, comparable, note in rules(B):
+        if args.rules and label not in args.rules:
+            continue
+        row = {"rule": label, "m": m, "d": d, "f": f, "note": note}
+        rows.append(row)
+        if spec in ("mda", "smea") and math.comb(m, f) > MAX_SUBSETS:
+            row["skipped"] = f"C({m}, {f}) = {float(math.comb(m, f)):.2g} subsets > {MAX_SUBSETS}"
+            continue
+        agg = parse(spec)
+        ours = (lambda agg=agg: agg(x, lam=lam))
+        theirs = None if B is None or factory is None else (lambda call=factory(f): call(x))
+        for who, fn in (("ours", ours), ("ByzFL", theirs)):
+            if fn is None:
+                continue
+            cold = too_slow(fn, args.slow)
+            if cold is None:
+                cases[(label, who)] = fn
+            else:
+                row[f"{who}_cold_s"] = cold
+        if theirs is not None and comparable:
+            row["equal_to_ours"] = agreement(theirs(), agg(x.double(), lam=lam))
+    wall, _ = interleaved(cases, 3 if args.quick else args.rounds, args.budget)
+    for row in rows:
+        label = row["rule"]
+        if (label, "ours") in wall:
+            row["ours_ms"] = 1e3 * float(np.median(wall[(label, "ours")]))
+            row["x_mean"] = paired_ratio(wall[(label, "ours")], wall["mean"])
+            if (label, "ByzFL") in wall:
+                row["byzfl_ms"] = 1e3 * float(np.median(wall[(label, "ByzFL")]))
+                row["speedup"] = paired_ratio(wall[(label, "ByzFL")], wall[(label, "ours")])
+    return rows
+
+
+def show(row: dict) -> str:
+    if "skipped" in row:
+        return f"{row['rule']:16s} {row['m']:5d} {row['d']:8d}  not run: {row['skipped']}"
+    ours = f"{row['ours_ms']:9.1f} {row['x_mean']:7.1f}" if "ours_ms" in row else f"{row['ours_cold_s'] * 1e3:8.0f}*  {'':7s}"
+    if "byzfl_ms" in row:
+        theirs = f"{row['byzfl_ms']:9.1f} {row['speedup']:7.1f}x"
+    elif "ByzFL_cold_s" in row:
+        theirs = f"{row['ByzFL_cold_s'] * 1e3:8.0f}*  {'':7s}"
+    else:
+        theirs = f"{'—':>9s} {'':8s}"
+    eq = row.get("equal_to_ours", "")
+    return f"{row['rule']:16s} {row['m']:5d} {row['d']:8d} {ours} {theirs}  {eq}" + (f"  [{row['note']}]" if row["note"] else "")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="small shapes and few repeats (smoke run)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small shapes and 3 rounds (a smoke run)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--budget", type=float, default=0.1, help="seconds per case per round (default 0.1)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     ap.add_argument("--rules", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--slow", type=float, default=2.0,
                     help="a call slower than this many seconds is timed once, cold (default 2)")
+    ap.add_argument("--json", default=None, help="where to write the figures (default benchmarks/results/catalogue.json)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    shapes = [(17, 10_000), (100, 10_000), (200, 1_000)] if args.quick else SHAPES
-    repeats = 3 if args.quick else args.repeats
-    B = load_byzfl()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, f = m // 4; median of {repeats} "
-          f"repeats after a warm-up (one cold call above {args.slow:g} s, marked *); load average {_load()}")
-    print("ByzFL not installed (pip install .[bench])" if B is None else "speedup = ByzFL time / our time")
-    for m, d in shapes:
-        f = m // 4
-        lam = f / m
-        x = torch.from_numpy(np.random.default_rng(0).normal(size=(m, d)).astype(np.float32) + 1.0)
-        t_mean, _ = timeit(lambda: x.mean(-2), repeats)
-        print(f"\n{'rule':16s} {'m':>5s} {'d':>8s} {'ours ms':>9s} {'x mean':>7s} {'ByzFL ms':>10s} {'speedup':>8s}"
-              "  equal to ours")
-        for label, spec, factory, comparable, note in rules(B):
-            if args.rules and label not in args.rules:
-                continue
-            row = f"{label:16s} {m:5d} {d:8d} "
-            if spec in ("mda", "smea") and math.comb(m, f) > MAX_SUBSETS:
-                print(row + f"{'—':>9s}  C({m}, {f}) = {float(math.comb(m, f)):.2g} subsets > {MAX_SUBSETS}: not run")
-                continue
-            agg = parse(spec)
-            t, _, n = _time(lambda: agg(x, lam=lam), repeats, args.slow)
-            row += f"{t * 1e3:8.1f}{'*' if n == 1 else ' '} {t / t_mean:7.1f} "
-            if B is None or factory is None:
-                row += f"{'n/a' if B is None else '—':>10s}"
-            else:
-                call = factory(f)
-                b, _, nb = _time(lambda: call(x), repeats, args.slow)
-                row += f"{b * 1e3:9.1f}{'*' if nb == 1 else ' '} {b / t:7.1f}x  "
-                exact = agg(x.double(), lam=lam)
-                row += compare(call(x), agg(x, lam=lam), exact) if comparable else "not compared (random)"
-            print(row + (f"  [{note}]" if note else ""))
-    print(f"\nload average at the end: {_load()}")
+    env = environment(args.threads)
+    print_environment(env)
+    B = original()
+    print("ByzFL not installed: pip install --no-deps byzfl==0.0.11" if B is None else
+          "speedup = ByzFL time / sco time, both float32, in the same rounds")
+    print(f"\n{'rule':16s} {'m':>5s} {'d':>8s} {'sco ms':>9s} {'x mean':>7s} {'ByzFL ms':>9s} {'speedup':>8s}"
+          "  ByzFL equal to sco (* = one cold call)")
+    out = []
+    for m, d in (QUICK_SHAPES if args.quick else SHAPES):
+        rows = shape(B, m, d, args)
+        out += rows
+        for row in rows:
+            print(show(row), flush=True)
+    write_json(args.json, "catalogue", {"env": env, "args": vars(args), "rows": out})
 
 
 if __name__ == "__main__":

@@ -7,11 +7,7 @@ tolerances: every example on the 3 x 3 input [[1,2,3],[4,5,6],[7,8,9]], each in 
 input forms (numpy array, torch tensor, list of numpy arrays, list of torch tensors).
 """
 
-import functools
-import importlib.util
 import math
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -166,20 +162,7 @@ def test_clear_errors():
         bz.CenteredClipping(m=[0.0, 0.0])
 
 
-@functools.cache
-def _load_byzfl():
-    """ByzFL's aggregators and attacks without its package __init__ (which needs torchvision)."""
-    if "byzfl" not in sys.modules:
-        spec = importlib.util.find_spec("byzfl")
-        if spec is None:
-            return None
-        pkg = types.ModuleType("byzfl")
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["byzfl"] = pkg
-    from byzfl.aggregators import aggregators, preaggregators
-    from byzfl.attacks import attacks
-    return types.SimpleNamespace(**{k: getattr(mod, k) for mod in (aggregators, preaggregators, attacks)
-                                    for k in dir(mod) if k[0].isupper()})
+_load_byzfl = bz.original
 
 
 @pytest.mark.parametrize("name,args", [("Average", ()), ("Median", ()), ("TrMean", (3,)), ("GeometricMedian", (0.1, 3)),

@@ -159,19 +159,22 @@ def _dist_tiles(x, z):
     """CPU distances from (B, m, d) rows and (B, d) points, a tile of at most 2**18 elements
     (1 MiB of float32, in a core's L2 cache) at a time through one reused buffer; squares
     summed by torch's cascade in x's dtype within a tile, in float64 across tiles, then
-    checked."""
+    checked. Small problems put several runs in one tile (a search over many small inputs
+    would otherwise pay a Python loop step per run)."""
     B, m, d = x.shape
     cols = min(d, DIST_TILE)
     rows = max(1, min(m, DIST_TILE // cols))
+    runs = max(1, DIST_TILE // (rows * cols)) if rows == m else 1
     sq = torch.zeros(B, m, dtype=torch.float64)
-    buf = torch.empty(rows, cols, dtype=x.dtype)
-    for b in range(B):  # tiles of one run's (m, d) rows at a time: each op still spans many rows
+    buf = torch.empty(min(runs, B), rows, cols, dtype=x.dtype)
+    for b0 in range(0, B, runs):  # each op still spans many rows
+        b1 = min(B, b0 + runs)
         for r0 in range(0, m, rows):
             r1 = min(m, r0 + rows)
             for c0 in range(0, d, cols):
-                xs = x[b, r0:r1, c0:c0 + cols]
-                diff = torch.sub(xs, z[b, c0:c0 + cols], out=buf[:r1 - r0, :xs.shape[1]])
-                sq[b, r0:r1] += diff.square_().sum(-1)
+                xs = x[b0:b1, r0:r1, c0:c0 + cols]
+                diff = torch.sub(xs, z[b0:b1, None, c0:c0 + cols], out=buf[:b1 - b0, :r1 - r0, :xs.shape[-1]])
+                sq[b0:b1, r0:r1] += diff.square_().sum(-1)
     tiny = 2.0 ** (math.log2(torch.finfo(x.dtype).tiny) + 60)
     redo = ~(sq >= tiny) | torch.isinf(sq)  # possible underflow (zeros too), overflow, NaN
     r = sq.sqrt_()

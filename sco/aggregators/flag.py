@@ -23,7 +23,7 @@ def _directions(x: torch.Tensor):
     return z / torch.where(bad.unsqueeze(-1), one, n), bad
 
 
-def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, max_iter: int = 100,
+def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, max_iter: int = 1000,
          tol: float | None = None, eps: float = 1e-7) -> torch.Tensor:
     r"""The Flag Aggregator [AMVR24]: the flag median of the workers' directions, by FlagIRLS [MKPK22].
 
@@ -50,7 +50,11 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
         Y_{t+1} = \text{top-}r\text{ eigenvectors of } \sum_i a_i^{(t)} \hat x_i \hat x_i^\top
 
     from :math:`a^{(0)} = s` (the flag mean), until the smoothed objective decreases by at most
-    ``tol`` (relative; default 1e-10 in float64, 1e-6 otherwise) or ``max_iter`` steps. All of it
+    ``tol`` (relative; default 1e-14 in float64, 1e-7 otherwise) or ``max_iter`` steps. The
+    objective is flat at its minimum, so the output's error is about the square root of ``tol``,
+    and IRLS converges slowly on some inputs: over 656 instances of ``sco verify``'s definition
+    check (m = 8, 9, d = 3), the defaults stay within 2e-6 (relative) of the converged flag median,
+    where tol 1e-10 and 100 steps (the earlier defaults) left up to 2e-2 and 300 steps 1.7e-3. All of it
     runs on the m x m Gram matrix :math:`K = \hat X \hat X^\top`: with :math:`(\lambda_k, u_k)`
     the top eigenpairs of :math:`A^{1/2} K A^{1/2}`, :math:`Y = \hat X^\top A^{1/2} U
     \Lambda^{-1/2}`, so :math:`\|Y^\top \hat x_j\|^2 = \sum_k (u_k^\top A^{1/2} K_{:j})^2/\lambda_k`
@@ -95,7 +99,7 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
     r = _checks.integer("flag", "r", r, low=1, high=x.shape[-1])
     max_iter = _checks.integer("flag", "max_iter", max_iter, low=0)
     if tol is None:
-        tol = 1e-10 if x.dtype == torch.float64 else 1e-6
+        tol = 1e-14 if x.dtype == torch.float64 else 1e-7
     tol = _checks.real("flag", "tol", tol, low=0.0)
     eps = _checks.real("flag", "eps", eps, low=0.0)
 

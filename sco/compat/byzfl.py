@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
+import sys
+import types
 
 import numpy as np
 import torch
@@ -316,6 +320,28 @@ class Gaussian(_Attack):
         self._calls += 1
         return gaussian(x, n_byz=n_byz, mu=self.mu, sigma=self.sigma,
                         generator=Stream([self.seed]).fold("Gaussian", self._calls))
+
+
+@functools.cache
+def original():
+    """ByzFL's own classes (aggregators, pre-aggregators, attacks) when ByzFL is installed, else None.
+
+    For parity checks and benchmarks against the peer library. ``import byzfl`` also imports its
+    federated-learning framework, which needs torchvision and seaborn; the classes need neither,
+    so the package is opened without running its ``__init__`` (install it with
+    ``pip install --no-deps byzfl==0.0.11``).
+    """
+    if "byzfl" not in sys.modules:
+        spec = importlib.util.find_spec("byzfl")
+        if spec is None:
+            return None
+        pkg = types.ModuleType("byzfl")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        sys.modules["byzfl"] = pkg
+    from byzfl.aggregators import aggregators, preaggregators
+    from byzfl.attacks import attacks
+    return types.SimpleNamespace(**{k: getattr(mod, k) for mod in (aggregators, preaggregators, attacks)
+                                    for k in dir(mod) if k[0].isupper()})
 
 
 __all__ = ["ALittleIsEnough", "Average", "Bucketing", "CenteredClipping", "GeometricMedian", "Gaussian", "Inf",

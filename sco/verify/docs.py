@@ -1,7 +1,7 @@
-"""The generated parts of docs/theory.md: every statement of the registry, and which claims hold measurements against it.
+"""The generated parts of the docs: every statement of the registry (docs/theory.md) and the coverage table (there and in the README).
 
 ``python -m sco.verify.docs`` rewrites them in place (between the ``<!-- BEGIN ... -->`` and
-``<!-- END ... -->`` markers); a test fails when the file and the registry disagree.
+``<!-- END ... -->`` markers); a test fails when a file and the registry disagree.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ import re
 import sys
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "theory.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "theory.md"
+#: The generated files and the sections each holds.
+FILES = {DOC: ("STATEMENTS", "COVERAGE"), ROOT / "README.md": ("COVERAGE",)}
 
 
 def _cell(text: str) -> str:
@@ -49,22 +52,23 @@ def coverage() -> str:
 SECTIONS = {"STATEMENTS": statements, "COVERAGE": coverage}
 
 
-def render(text: str) -> str:
-    """``text`` with every generated section replaced by its current content."""
-    for key, fn in SECTIONS.items():
+def render(text: str, sections=tuple(SECTIONS), name: str = "docs/theory.md") -> str:
+    """``text`` with each of ``sections`` replaced by its current content."""
+    for key in sections:
         pattern = re.compile(rf"(<!-- BEGIN {key} -->\n).*?(<!-- END {key} -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"docs/theory.md has no '<!-- BEGIN {key} -->' ... '<!-- END {key} -->' section.")
-        text = pattern.sub(lambda m, fn=fn: m.group(1) + fn() + "\n" + m.group(2), text)
+            raise ValueError(f"{name} has no '<!-- BEGIN {key} -->' ... '<!-- END {key} -->' section.")
+        text = pattern.sub(lambda m, fn=SECTIONS[key]: m.group(1) + fn() + "\n" + m.group(2), text)
     return text
 
 
 def main() -> int:
-    text = DOC.read_text()
-    new = render(text)
-    if new != text:
-        DOC.write_text(new)
-        print(f"updated {DOC}")
+    for path, sections in FILES.items():
+        text = path.read_text()
+        new = render(text, sections, path.name)
+        if new != text:
+            path.write_text(new)
+            print(f"updated {path}")
     return 0
 
 
