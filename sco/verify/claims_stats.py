@@ -28,8 +28,12 @@ def _outcome(label, check, expected) -> CheckResult:
        "calls too few seeds inconclusive.",
        family="statistics", seconds=1, covers=())
 def _verdicts(ctx):
+    # 32 planted seeds, false statements far from the truth (exponents 0.5 off, a bound exceeded 1.4x, an
+    # expectation 1.5x, a ratio 2x) and the exact and ratio checks at stringent levels: over base seeds
+    # 0..2999 every true statement passed and every false one failed except on 2 seeds (0.07%; each time
+    # a true statement failed). With 16 seeds and a 1.2x expectation 0.8% of seeds went wrong.
     rng = np.random.default_rng(1000 * ctx.seed + 17)
-    noise = np.exp(0.3 * rng.normal(size=(16, len(_T))))  # (seeds, grid)
+    noise = np.exp(0.3 * rng.normal(size=(32, len(_T))))  # (seeds, grid)
     y = 2.0 * _T ** -1.0 * noise
     exact = _synthetic("synthetic_exact", "2*exp(9/200)/t", "exact")  # E[exp(0.3 z)] = exp(0.045)
     upper = _synthetic("synthetic_upper", "3/t", "upper")
@@ -44,14 +48,14 @@ def _verdicts(ctx):
         _outcome("too few seeds", check_rate(_T, y[:3], bound=exact, **kw), "inconclusive"),
         _outcome("y <= 3/t on 2.1/t data", check_bound(y, upper, {"t": _T}, n_boot=500), "pass"),
         _outcome("y <= 3/t on 4.2/t data", check_bound(2 * y, upper, {"t": _T}, n_boot=500), "fail"),
-        _outcome("y == exact expectation", check_exact(y, exact({"t": _T}), claim="", statistic="", source="", alpha=1e-3),
+        _outcome("y == exact expectation", check_exact(y, exact({"t": _T}), claim="", statistic="", source="", alpha=1e-4),
                  "pass"),
-        _outcome("y == 1.2 x the expectation",
-                 check_exact(y, 1.2 * exact({"t": _T}), claim="", statistic="", source="", alpha=1e-3), "fail"),
+        _outcome("y == 1.5 x the expectation",
+                 check_exact(y, 1.5 * exact({"t": _T}), claim="", statistic="", source="", alpha=1e-4), "fail"),
         _outcome("ratio of means == its value", check_ratio(y[:, -1], y[:, 0], _synthetic("synthetic_ratio",
                                                                                           "1/32", "exact"),
-                                                            tol=0.1, claim="", statistic="", n_boot=500), "pass"),
+                                                            tol=0.1, claim="", statistic="", n_boot=500, level=0.99), "pass"),
         _outcome("ratio of means == twice its value", check_ratio(y[:, -1], y[:, 0], _synthetic(
-            "synthetic_ratio2", "1/16", "exact"), tol=0.1, claim="", statistic="", n_boot=500), "fail"),
+            "synthetic_ratio2", "1/16", "exact"), tol=0.1, claim="", statistic="", n_boot=500, level=0.99), "fail"),
     ]
     return checks, None
