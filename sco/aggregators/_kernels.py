@@ -62,8 +62,11 @@ def column_tiles(x: torch.Tensor, kernel: Callable, out_dtype=None) -> torch.Ten
 
 
 def rows_of(block: np.ndarray) -> np.ndarray:
-    """A C-contiguous (c, m) copy of a (m, c) block: each coordinate's values together."""
-    return np.ascontiguousarray(block.T)
+    """A C-contiguous (c, m) copy of a (m, c) block: each coordinate's values together.
+
+    Always a copy: the kernels sort it in place, and for one column (or one row) the transpose
+    is already contiguous, so ``np.ascontiguousarray`` would return a view of the caller's x."""
+    return np.array(block.T, order="C", copy=True)
 
 
 def cumsum(a: np.ndarray) -> np.ndarray:

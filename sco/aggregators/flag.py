@@ -104,15 +104,22 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
     eps = _checks.real("flag", "eps", eps, low=0.0)
 
     def compute(x, w):
-        n = torch.linalg.vector_norm(x, dim=-1)  # (..., m)
-        if bool(torch.isfinite(n).all()):  # the Gram of the rows, normalized: no unit copy of x
+        fi = torch.finfo(x.dtype)
+        peak = x.abs().amax(-1)  # (..., m): the norm is within sqrt(d) of it
+        live = peak[peak > 0]
+        # the Gram of the rows, normalized (no unit copy of x), while its entries n_i n_j neither
+        # overflow nor lose digits to underflow (torch's norm does not rescale: 1e-200 rows give 0)
+        if bool(torch.isfinite(peak).all()) and (live.numel() == 0 or (
+                float(live.max()) * x.shape[-1] ** 0.5 < fi.max ** 0.5 / 16
+                and float(live.min()) > fi.tiny ** 0.5 * 2.0 ** 26)):
+            n = torch.linalg.vector_norm(x, dim=-1)  # (..., m)
             bad = n == 0
             inv_n = torch.where(bad, 0.0, 1 / torch.where(bad, 1.0, n.to(torch.float64)))  # (..., m)
             K = (x @ x.mT).to(torch.float64) * inv_n.unsqueeze(-1) * inv_n.unsqueeze(-2)  # (..., m, m)
             rows = x
-        else:  # NaN, inf or an overflowing norm: unit rows, scaled by their largest entry first
+        else:  # NaN, inf, or norms too large or small to square: unit rows, scaled by their largest entry first
             rows, bad = _directions(x)  # (..., m, d)
-            inv_n = torch.ones(n.shape, dtype=torch.float64, device=x.device)
+            inv_n = torch.ones(peak.shape, dtype=torch.float64, device=x.device)
             K = (rows @ rows.mT).to(torch.float64)
         ww = torch.where(bad, 0.0, unit_weights(x) if w is None else w)  # (..., m)
         k = min(r, x.shape[-2])
