@@ -120,12 +120,25 @@ def _snapshot(store) -> tuple:
     return rows, files
 
 
+def _pool_spec():
+    # 8 cells of about a second each on 2 workers: the kill lands while both work
+    return tiny_spec(name="pool", T=1500, grid={"aggregator": ["cwmed", "ctma(cwmed)", "cwtm", "mean"],
+                                                "algorithm": {"eta": [0.1, 0.02]}})
+
+
+@pytest.fixture(scope="module")
+def pool_reference(tmp_path_factory):
+    """The traces of the uninterrupted sweep, computed once for the three ways of killing it."""
+    where = tmp_path_factory.mktemp("reference")
+    assert run_sweep(_pool_spec(), where, progress=False).ok
+    return stored(where)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "Ctrl-C"])
-def test_killing_the_driver_of_a_process_pool_leaves_no_worker_and_nothing_written_after(how, tmp_path):
-    # 8 cells of about a second each on 2 workers: the kill lands while both work
-    spec = tiny_spec(name="pool", T=1500, grid={"aggregator": ["cwmed", "ctma(cwmed)", "cwtm", "mean"],
-                                                "algorithm": {"eta": [0.1, 0.02]}})
+def test_killing_the_driver_of_a_process_pool_leaves_no_worker_and_nothing_written_after(how, tmp_path,
+                                                                                         pool_reference):
+    spec = _pool_spec()
     path = tmp_path / "pool.toml"
     path.write_text(toml_text(spec))
     store = tmp_path / "store"
@@ -170,9 +183,4 @@ def test_killing_the_driver_of_a_process_pool_leaves_no_worker_and_nothing_writt
     # and the sweep resumes to the numbers of an uninterrupted run
     assert run_cli(path, store).returncode == 0
     assert len(db_rows(store)) == 16 and Store(store).check() == []
-    assert_same_traces(stored(store), stored_reference(spec, tmp_path / "reference"))
-
-
-def stored_reference(spec, where):
-    assert run_sweep(spec, where, progress=False).ok
-    return stored(where)
+    assert_same_traces(stored(store), pool_reference)
