@@ -75,7 +75,7 @@ def _finish(ax, xlabel, ylabel, title, logx, logy, legend=True):
 def draw(fig, ax=None, title: str | None = None):
     """Draw a :class:`sco.verify.Figure` on ``ax`` (a new one when None) and return the axes:
     each series as its seed mean with a 10-90% band over seeds, its fitted power law (slope
-    and interval in the legend) and its bound (dashed)."""
+    and interval in the legend), the slope a check predicted (dotted) and its bound (dashed)."""
     ax = _axes(ax)
     for i, s in enumerate(fig.series):
         color = f"C{i}"
@@ -85,6 +85,10 @@ def draw(fig, ax=None, title: str | None = None):
             a, (lo_a, hi_a) = s.fit.exponent, s.fit.interval
             ax.plot(xs, s.fit.predict(xs), "-", color=color, lw=2.2, alpha=0.55,
                     label=f"fit: slope {a:.2f} [{lo_a:.2f}, {hi_a:.2f}]")
+        if s.slope is not None and s.fit is not None:
+            xs = np.asarray(s.fit.x, dtype=float)
+            ax.plot(xs, s.fit.predict(xs[:1])[0] * (xs / xs[0]) ** s.slope, ":", color=color, lw=1.6,
+                    label=s.slope_label or f"predicted slope {s.slope:.2f}")
         if s.bound is not None:
             ax.plot(s.x, np.broadcast_to(s.bound, np.shape(s.x)), "--", color=color, lw=1.2,
                     label=s.bound_label or "bound")

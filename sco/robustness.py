@@ -237,7 +237,8 @@ def honest_families(h: int, f: int, d: int, lam: float, *, weighted: bool, gener
     * ``light_extreme`` (weighted): h - 1 rows at 0 of weight 1 and one at :math:`e_1` of weight
       0.05, where a rule that ignores the weights is far off;
     * ``construction``: each of the two honest sets of :func:`indistinguishable_instance`
-      (unweighted only: the lower-bound instance, with the Byzantine rows left to the search).
+      (the lower-bound instance, with the Byzantine rows left to the search); weighted, honest
+      mass lam at :math:`e_1` and 1 - 2 lam at 0, and its mirror.
     """
     dt = torch.float64
     g = generator.fold("families")
@@ -260,6 +261,13 @@ def honest_families(h: int, f: int, d: int, lam: float, *, weighted: bool, gener
         rows[:k, 0] = 1.0
         w = torch.where(torch.arange(h) < k, ps[:, None] / k, (1 - ps[:, None]) / (h - k))  # (4, h)
         out["two_point"] = (rows.expand(len(ps), h, d).clone(), w)
+        # the lower-bound instance in weights: honest mass lam at e_1 and 1 - 2 lam at 0 (or its
+        # mirror at -e_1), the Byzantine mass lam left to the search
+        k = max(1, h // 4)
+        rows = e1.clone()
+        rows[:k, 0] = 1.0
+        w = torch.where(torch.arange(h) < k, lam / k, (1 - 2 * lam) / (h - k)).to(dt)
+        out["construction"] = (torch.stack([rows, -rows]), torch.stack([w, w]))
     else:
         ks = torch.arange(1, h)
         rows = torch.zeros(len(ks), h, d, dtype=dt)

@@ -7,7 +7,7 @@ import numpy as np
 from ..arrivals import profile
 from ..rates import BOUNDS, CheckResult, check_bound, check_rate, check_ratio, symbol
 from .claims_rates import BALL_QUAD, PLAIN, T_grid, rate
-from .core import Figure, Series, claim, experiment, run, run_final
+from .core import Figure, Series, claim, experiment, predicted_slope, run, run_final
 
 _ID = {"name": "speeds", "speeds": "id"}
 
@@ -138,7 +138,7 @@ def _async_rate(ctx):
     chk = rate(Ts, y, "dl24b_thm42", "T", values(trs, 9, 0.2), tol=0.1, claim="excess in T at least as fast as Thm. 4.2",
                detail="7 honest workers arriving with p_i ∝ i, 2 Byzantine arriving in 20% of the steps.")
     checks.append(chk)
-    series.append(Series("in T (m = 9, lam = 0.2)", Ts, y, chk.fit))
+    series.append(Series("in T (m = 9, lam = 0.2)", Ts, y, chk.fit, **predicted_slope(chk)))
     ms = np.array(ctx.size((5, 9, 17), (5, 9, 17, 33, 65)))
     T = ctx.size(600, 3200)
     trs = [run(ctx, _async_exp(ctx, T=T, m=int(m), f=max(1, int(m) // 4), lam=0.2, seeds=seeds)) for m in ms]

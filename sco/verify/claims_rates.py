@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rates import BOUNDS, check_bound, check_rate
-from .core import Figure, Series, claim, experiment, run, sweep
+from .core import Figure, Series, claim, experiment, predicted_slope, run, sweep
 
 # Problems shared by the claims: a convex quadratic on a ball (so D is the diameter and the
 # drift bound of AnyTime holds) with Gaussian noise whose smoothness variance is exact.
@@ -93,7 +93,7 @@ def _noisy(ctx):
             "mu_max": 1.0}
     chk = rate(Ts, y, "dl24b_thm42", "T", vals, tol=0.1, claim="excess at least as fast as Thm. 4.2 in T",
                detail="One worker, synchronous (mu_max = 1, K = 1, c_lam = 0).")
-    return [chk], Figure("horizon T (steps)", "f(x_T) - f*", [Series("mu^2-SGD, sigma = 1", Ts, y, chk.fit)],
+    return [chk], Figure("horizon T (steps)", "f(x_T) - f*", [Series("mu^2-SGD, sigma = 1", Ts, y, chk.fit, **predicted_slope(chk))],
                          caption=_BAND)
 
 
@@ -166,7 +166,7 @@ def _byzantine_rate(ctx):
                detail=f"m = 17, f = 4, ALIE, CTMA(CWMed) with DL24b's printed c_lam = {c_lam:.3g}; DL24b's T = m "
                       f"times sco's steps.")
     return [chk], Figure("horizon T (steps)", "f(x_T) - f*", [Series("mu^2-SGD + CTMA(CWMed), ALIE", Ts, y,
-                                                                     chk.fit)], caption=_BAND)
+                                                                     chk.fit, **predicted_slope(chk))], caption=_BAND)
 
 
 @claim("dimension_free",
@@ -186,7 +186,7 @@ def _dimension_free(ctx):
     chk = rate(ds, y, "dl24b_thm42", "d", vals, tol=0.15, claim="aggregation error does not grow with d",
                detail=f"||d_hat - dbar_G||^2 at t = {T}, m = 17, f = 4; Thm. 4.2 does not depend on d.")
     return [chk], Figure("dimension d", f"||d_hat_t - dbar_G||^2 at t = {T}",
-                         [Series("CTMA(CWMed) under ALIE", ds, y, chk.fit)], caption=_BAND)
+                         [Series("CTMA(CWMed) under ALIE", ds, y, chk.fit, **predicted_slope(chk))], caption=_BAND)
 
 
 # -- heterogeneity and nonconvex problems ------------------------------------------------------------
@@ -214,7 +214,7 @@ def _heterogeneity(ctx):
                  mask=t >= T // 10, claim="the floor does not vanish",
                  detail=f"At zeta = {zetas[-1]:g}, for t >= {T // 10}: the error must not decay.")
     return [chk_z, chk_t], Figure("heterogeneity zeta", f"||d_hat_t - dbar_G||^2 at t = {T}",
-                                  [Series("CTMA(CWMed) under ALIE", zetas, y, chk_z.fit)], caption=_BAND)
+                                  [Series("CTMA(CWMed) under ALIE", zetas, y, chk_z.fit, **predicted_slope(chk_z))], caption=_BAND)
 
 
 @claim("nonconvex_rates",
@@ -237,5 +237,5 @@ def _nonconvex(ctx):
         chk = rate(Ts, y, name, "T", vals, tol=0.1, claim=f"{alg}: ||grad f(x_T)|| rate",
                    detail="Robust regression with the Cauchy loss, mini-batches of 1; the last iterate.")
         checks.append(chk)
-        series.append(Series(alg, Ts, y, chk.fit))
+        series.append(Series(alg, Ts, y, chk.fit, **predicted_slope(chk)))
     return checks, Figure("horizon T (steps)", "||grad f(x_T)||", series, caption=_BAND)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..aggregators import AGGREGATORS, cwmed, parse
 from ..random import Stream
 from ..rates import BOUNDS, PRINTED_VIOLATED, CheckResult, check_rate
 from ..robustness import kappa_bounds, lower_bound, search_sup
-from .core import Figure, Series, claim
+from .core import Figure, Series, claim, predicted_slope
 
 #: Rules the robustness search holds against their statements, unweighted and weighted: every
 #: registered rule and each meta-aggregator over the median (options for the rules that need them).
@@ -143,8 +145,15 @@ def _ctma(ctx):
                           detail="Predicted: the slope of 8q(1 + q kappa_A) over the grid, kappa_A the anchor's "
                                  "exact supremum.")
     lower = np.asarray(BOUNDS["robustness_lower"](lam=lams), dtype=float)
-    series = [Series("w-CWMed (search)", lams, y["cwmed"], chk_med.fit),
-              Series("w-CTMA(w-CWMed) (search)", lams, y["ctma(cwmed)"], chk_ctma.fit),
+    # every rule has a worst ratio >= the construction's, whose inputs are among the searched: a search
+    # below it at some lam is too weak there for its slope to mean anything
+    low = BOUNDS["robustness_lower"]
+    chk_low = dataclasses.replace(
+        _power("w-CTMA(w-CWMed)", float((y["ctma(cwmed)"][0] / lower).min()), 1.0,
+               "the search reaches the lower bound lam/(1 - 2 lam) at every lam", low.source, low.name),
+        statistic="min over lam of worst ratio found / (lam/(1 - 2 lam))")
+    series = [Series("w-CWMed (search)", lams, y["cwmed"], chk_med.fit, **predicted_slope(chk_med)),
+              Series("w-CTMA(w-CWMed) (search)", lams, y["ctma(cwmed)"], chk_ctma.fit, **predicted_slope(chk_ctma)),
               Series("lower bound lam/(1 - 2 lam) (construction)", lams, lower[None])]
-    return [chk_med, chk_ctma], Figure("Byzantine share lam", "worst ratio found", series,
+    return [chk_med, chk_ctma, chk_low], Figure("Byzantine share lam", "worst ratio found", series,
                                        caption="Each point is one search's largest ratio; thick lines: fitted slopes.")

@@ -17,7 +17,7 @@ def _synthetic(name, expr, kind):
 
 def _outcome(label, check, expected) -> CheckResult:
     ok = check.verdict == expected
-    return CheckResult(claim=f"{label}: {expected}", statistic="verdict of the check", empirical=float(ok),
+    return CheckResult(claim=f"{label}: {expected}", statistic=f"{label} ({expected}?)", empirical=float(ok),
                        interval=None, theoretical=1.0, relation="==", verdict="pass" if ok else "fail",
                        source="sco.rates", detail=f"The check said {check.verdict!r}: {check.detail}")
 

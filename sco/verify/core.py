@@ -61,7 +61,8 @@ class Context:
 @dataclass
 class Series:
     """One curve of a claim's figure: ``y`` (n_seeds, n_grid) against ``x`` (n_grid,), with an
-    optional fitted power law and a bound evaluated on the grid."""
+    optional fitted power law, a bound evaluated on the grid, and the slope a check predicted
+    (drawn dotted through the fit's first point; see :func:`predicted_slope`)."""
 
     label: str
     x: np.ndarray
@@ -69,6 +70,15 @@ class Series:
     fit: PowerLawFit | None = None
     bound: np.ndarray | None = None
     bound_label: str = ""
+    slope: float | None = None
+    slope_label: str = ""
+
+
+def predicted_slope(check) -> dict:
+    """The Series fields that draw an exponent check's prediction beside its fit."""
+    words = {"<=": "at most", ">=": "at least", "==": ""}[check.relation]
+    return {"slope": float(check.theoretical),
+            "slope_label": f"predicted slope {words} {check.theoretical:.2f}".replace("  ", " ")}
 
 
 @dataclass
