@@ -20,6 +20,7 @@ _POLICY_PRESET = "OMP_WAIT_POLICY" in os.environ
 _TORCH_PRELOADED = "torch" in sys.modules
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -176,6 +177,16 @@ class Targets:
                   f"{r['bound']:<6g} {verdict}{note}")
         missed = sum(not r["pass"] for r in self.rows)
         print(f"  {len(self.rows) - missed}/{len(self.rows)} PASS")
+
+
+def timing_parser(description: str) -> argparse.ArgumentParser:
+    """The options every timing benchmark takes: --quick, --rounds, --budget, --threads."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--quick", action="store_true", help="small shapes and 3 rounds (a smoke run)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--budget", type=float, default=0.1, help="seconds per case per round (default 0.1)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    return ap
 
 
 def write_json(path: str | None, name: str, payload: dict) -> str:

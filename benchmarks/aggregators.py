@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import _harness  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
-import argparse  # noqa: E402
 import statistics  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _harness import Targets, environment, exponent, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
+from _harness import timing_parser, Targets, environment, exponent, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
 from sco.aggregators import parse  # noqa: E402
 from sco.compat.byzfl import original as load_byzfl  # noqa: E402
 from sco.random import Stream  # noqa: E402
@@ -126,11 +125,7 @@ def m_scaling(ms, d, rounds, budget):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small shapes and 3 rounds (a smoke run)")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    ap.add_argument("--budget", type=float, default=0.1, help="seconds per case per round (default 0.1)")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    ap = timing_parser(__doc__.splitlines()[0])
     ap.add_argument("--only", choices=["shapes", "batch", "scaling"], action="append",
                     help="run only these parts (repeatable)")
     ap.add_argument("--json", default=None, help="where to write the figures (default benchmarks/results/aggregators.json)")

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import _harness  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
-import argparse  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _harness import environment, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
+from _harness import timing_parser, environment, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
 from aggregators import QUICK_SHAPES, SHAPES  # noqa: E402
 from sco.aggregators import parse  # noqa: E402
 from sco.aggregators.subset import MAX_SUBSETS  # noqa: E402
@@ -113,11 +112,7 @@ def show(row: dict) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small shapes and 3 rounds (a smoke run)")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    ap.add_argument("--budget", type=float, default=0.1, help="seconds per case per round (default 0.1)")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    ap = timing_parser(__doc__.splitlines()[0])
     ap.add_argument("--rules", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--slow", type=float, default=2.0,
                     help="a call slower than this many seconds is timed once, cold (default 2)")
