@@ -105,7 +105,7 @@ def flag(x: torch.Tensor, weights: torch.Tensor | None = None, *, r: int = 1, ma
 
     def compute(x, w):
         fi = torch.finfo(x.dtype)
-        peak = x.abs().amax(-1)  # (..., m): the norm is within sqrt(d) of it
+        peak = x.detach().abs().amax(-1)  # (..., m): the norm is within sqrt(d) of it; a path choice, not a value
         live = peak[peak > 0]
         # the Gram of the rows, normalized (no unit copy of x), while its entries n_i n_j neither
         # overflow nor lose digits to underflow (torch's norm does not rescale: 1e-200 rows give 0)
