@@ -1,5 +1,7 @@
 """Objectives: gradients, declared constants, optima, cancellation-free excess, caching, errors."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -306,3 +308,29 @@ def test_registry_builds_every_objective():
 def test_bad_parameters_fail_with_clear_messages(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+def test_logistic_bregman_against_high_precision_at_extreme_margins():
+    # With z* = 40 the sigmoid rounds to 1 in float64: the log1p form gave -inf for z - z* < -37
+    # (a -inf excess, which the simulator reported as a metric's bug). mpmath at 700 digits is the
+    # reference (softplus(645) - 645 ~ 1e-280 needs ~300 of them): D(z, z*) = softplus(z) - softplus(z*) - sigmoid(z*) (z - z*).
+    import mpmath
+
+    from sco.objectives.losses import Logistic
+
+    mpmath.mp.dps = 700
+    zs = [-745.0, -60.0, -40.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 40.0, 60.0, 745.0]
+    ds = [-800.0, -100.0, -50.0, -38.0, -3.0, -0.7, -1e-2, 1e-2, 0.7, 3.0, 38.0, 50.0, 100.0, 800.0]
+    pairs = [(z_s + d, z_s) for z_s in zs for d in ds]
+    z = torch.tensor([[a] for a, _ in pairs], dtype=torch.float64)
+    z_star = torch.tensor([[b] for _, b in pairs], dtype=torch.float64)
+    got = Logistic().bregman(z, z_star, torch.zeros(len(pairs), dtype=torch.float64))
+
+    def softplus(u):
+        return mpmath.log1p(mpmath.exp(u))
+
+    for (a, b), g in zip(pairs, got.tolist()):
+        a, b = mpmath.mpf(a), mpmath.mpf(b)
+        want = softplus(a) - softplus(b) - (a - b) / (1 + mpmath.exp(-b))
+        assert g >= 0 and math.isfinite(g), (float(a), float(b), g)
+        assert abs(g - float(want)) <= 1e-12 * float(want) + 1e-300, (float(a), float(b), g, float(want))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -82,18 +84,35 @@ class Logistic(Loss):
         return (s * (1 - s))[..., None]
 
     def bregman(self, z, z_star, y):
-        # D(z, z*) = log(1 + s*(e^D - 1)) - s* D with s* = sigmoid(z*), D = z - z*: the log1p and
-        # the linear term have opposite signs but no catastrophic loss for D <= 0. For D > 0 use
-        # the same formula on (-z, -z*), which has the same Bregman divergence because
-        # softplus(u) - softplus(-u) = u is linear.
+        # D(z, z*) for D = z - z* <= 0 with p = sigmoid(z*); for D > 0 the same on (-z, -z*), which
+        # has the same Bregman divergence because softplus(u) - softplus(-u) = u is linear.
         delta = (z - z_star)[..., 0]
-        neg, pos = delta.clamp(max=0), delta.clamp(min=0)
-        s, sc = torch.sigmoid(z_star[..., 0]), torch.sigmoid(-z_star[..., 0])
-        return (torch.log1p(s * torch.expm1(neg)) - s * neg) + (torch.log1p(sc * torch.expm1(-pos)) + sc * pos)
+        zs = z_star[..., 0]
+        lp, lq = torch.nn.functional.logsigmoid(zs), torch.nn.functional.logsigmoid(-zs)
+        # >= 0 by convexity; clamped for the subnormal rounding of p ~ 1e-324 (sigmoid(-745))
+        return (_logistic_bregman_neg(delta.clamp(max=0), lp, lq)
+                + _logistic_bregman_neg(-delta.clamp(min=0), lq, lp)).clamp(min=0)
 
     def cvxpy(self, Z, y):
         import cvxpy as cp
         return cp.logistic(Z[:, 0]) - cp.multiply(y, Z[:, 0])
+
+
+def _logistic_bregman_neg(d, log_p, log_q):
+    """log(1 + p(e^d - 1)) - p d for d <= 0, with p = e^log_p and q = 1 - p = e^log_q.
+
+    Written in the smaller of p and q, so that no sum rounds to 1 and loses the other: for
+    p <= 1/2 as log1p(p expm1(d)) - p d (the argument lies in [-1/2, 0]); for p > 1/2 as the
+    equal log1p(q expm1(-d)) + q d (argument >= 0; the p-form gave -inf once p rounded to 1 and
+    0 where the answer is q d^2/2), and where e^-d would overflow as logaddexp(log p, log q - d) + q d.
+    """
+    p, q = log_p.exp(), log_q.exp()
+    u = -d
+    # q expm1(u) as e^(log q + u) (1 - e^-u): q itself may be subnormal, with few digits left
+    huge = log_q + u > math.log(torch.finfo(d.dtype).max) - 1
+    grown = torch.exp(torch.where(huge, 0.0, log_q + u)) * -torch.expm1(-u)
+    in_q = torch.where(huge, torch.logaddexp(log_p, log_q + u), torch.log1p(grown))
+    return torch.where(p <= 0.5, torch.log1p(p * torch.expm1(d)) - p * d, in_q - q * u)
 
 
 class Huber(Loss):
