@@ -86,9 +86,13 @@ def _constants(ctx):
             checks.append(_power(f"{name} at lam = {lam:g}", worst.kappa, c * (1 + 1e-9),
                                  "a deliberately weak rule is found above the printed c_lam", printed_c3.source,
                                  printed_c3.name, True))
-    series = [Series(f"w-{r}", np.array(lams), np.array(v)[None]) for r, v in rows.items()]
-    series.append(Series("DL24b's printed (1 + lam/(1 - 2 lam))^2", np.array(lams),
-                         np.array([printed_c3(lam=lam) for lam in lams])[None]))
+    def printed(rule):  # the rule's first verified coefficient at each lam: DL24b's as printed
+        return np.array([next(kb.value for kb in kappa_bounds(rule, lam=lam) if kb.verified) for lam in lams])
+
+    sources = {"cwmed": "Lemma C.3", "geometric_median": "Lemma C.1", "ctma(cwmed)": "Lemma 3.1 on C.3",
+               "ctma(geometric_median)": "Lemma 3.1 on C.1"}
+    series = [Series(f"w-{r}", np.array(lams), np.array(v)[None], bound=printed(r),
+                     bound_label=f"printed, DL24b {sources[r]}") for r, v in rows.items()]
     return checks, Figure("Byzantine share of the weight lam", "worst ratio found", series,
                           caption="The largest ratio ||x_hat - x_bar_G||^2 / rho^2 a search over weighted inputs found "
                                   f"({h} honest rows, {f} Byzantine rows sharing lam of the weight).")
