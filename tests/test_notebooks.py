@@ -1,6 +1,7 @@
 """Every notebook is committed without outputs and runs top to bottom in the quick suite (SCO_QUICK=1)."""
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -72,11 +73,27 @@ def test_runs_top_to_bottom_in_the_quick_suite(path, monkeypatch):
     print(f"{path.stem}: {seconds:.1f} s, {figures} figures")
 
 
+def _reference_keys():
+    """The keys of the README's References table: what a notebook may cite."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| \[([^\]]+)\] \|", readme[readme.index("## References"):], re.M))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_cites_papers_and_docs_not_internal_notes(path):
-    text = path.read_text(encoding="utf-8")
-    for internal in ("papers.md", "../shared", "[digest"):
-        assert internal not in text, f"{path.name} cites {internal!r}: cite the paper (key + section) or docs/theory.md"
+def test_cites_only_the_readme_references_and_files_in_the_repository(path):
+    # a reader has the repository and the papers: every [KEY] a notebook's text cites is a paper of
+    # the README's References, and every link it makes is a web page or a file of the repository
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    text += "\n".join(line.split("#", 1)[1] for c in nb.cells if c.cell_type == "code"
+                      for line in c.source.splitlines() if "#" in line)
+    prose = re.sub(r"`[^`]*`|\$[^$]*\$", "", re.sub(r"```.*?```", "", text, flags=re.S))  # code and math index
+    unknown = set(re.findall(r"\[([A-Za-z][\w+-]*)[,\] ]", prose)) - _reference_keys()
+    assert not unknown, f"{path.name} cites {sorted(unknown)}: not in the README's References"
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not target.startswith(("http://", "https://", "#")):
+            file = (path.parent / target.split("#")[0]).resolve()
+            assert file.is_relative_to(ROOT) and file.exists(), f"{path.name} links to {target}, outside the repository"
 
 
 def test_tick_labels_are_legible():
