@@ -16,7 +16,7 @@ import statistics  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _harness import timing_parser, Targets, environment, exponent, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
+from _harness import Targets, environment, exponent, interleaved, paired_ratio, print_environment, timing_parser, write_json  # noqa: E402
 from sco.aggregators import parse  # noqa: E402
 from sco.compat.byzfl import original as load_byzfl  # noqa: E402
 from sco.random import Stream  # noqa: E402

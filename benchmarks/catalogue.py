@@ -18,7 +18,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _harness import timing_parser, environment, interleaved, paired_ratio, print_environment, write_json  # noqa: E402
+from _harness import environment, interleaved, paired_ratio, print_environment, timing_parser, write_json  # noqa: E402
 from aggregators import QUICK_SHAPES, SHAPES  # noqa: E402
 from sco.aggregators import parse  # noqa: E402
 from sco.aggregators.subset import MAX_SUBSETS  # noqa: E402

@@ -88,7 +88,7 @@ class Logistic(Loss):
         # has the same Bregman divergence because softplus(u) - softplus(-u) = u is linear.
         delta = (z - z_star)[..., 0]
         zs = z_star[..., 0]
-        lp, lq = torch.nn.functional.logsigmoid(zs), torch.nn.functional.logsigmoid(-zs)
+        lp, lq = F.logsigmoid(zs), F.logsigmoid(-zs)
         # >= 0 by convexity; clamped for the subnormal rounding of p ~ 1e-324 (sigmoid(-745))
         return (_logistic_bregman_neg(delta.clamp(max=0), lp, lq)
                 + _logistic_bregman_neg(-delta.clamp(min=0), lq, lp)).clamp(min=0)
