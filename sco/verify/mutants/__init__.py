@@ -42,9 +42,12 @@ from . import library, pipeline  # noqa: E402,F401  (they register the mutants)
 # -- running ------------------------------------------------------------------------------------------
 
 
-def run_mutant(mt: Mutant, claims, ctx) -> dict:
-    """Run ``claims`` under the mutant: {claim: verdict}."""
+def run_mutant(mt: Mutant, claims, ctx, *, until_caught: bool = False) -> dict:
+    """Run ``claims`` under the mutant: {claim: verdict}. With ``until_caught``, the cheapest
+    first (by each claim's declared seconds) and only until one does not pass."""
     from ..core import CLAIMS, ClaimResult
+    if until_caught:
+        claims = sorted(claims, key=lambda name: CLAIMS[name].seconds)
     out = {}
     with mt.plant():
         for name in claims:
@@ -52,6 +55,8 @@ def run_mutant(mt: Mutant, claims, ctx) -> dict:
                 out[name] = CLAIMS[name].run(ctx).verdict
             except Exception:  # a crash under a planted bug counts as caught
                 out[name] = ClaimResult(CLAIMS[name], [], None, 0.0, error="crashed").verdict
+            if until_caught and out[name] != "pass":
+                break
     return out
 
 
