@@ -173,7 +173,10 @@ class ComputeTimes(ArrivalModel):
             s = self.shape
             return torch.exp(s * stream.normal(shape) - 0.5 * s * s)
         a = self.shape  # Pareto(a) with minimum (a-1)/a: mean 1
-        return (a - 1) / a * stream.uniform(shape).pow(-1.0 / a)
+        # u**(-1/a) as exp(log(u) (-1/a)): torch's vectorized pow rounds differently from its
+        # scalar tail (AMD EPYC, torch 2.13), so a run's draws changed with the batch's shape;
+        # exp and log give the same bits at every position
+        return (a - 1) / a * torch.exp(torch.log(stream.uniform(shape)) * (-1.0 / a))
 
     def validate(self, T, h, f, R):
         self.rates(h, f)
