@@ -296,10 +296,11 @@ def worst_case(honest, honest_weights=None, *, n_byz: int, generator: Stream, ag
             step = lr * R[..., None, None] / math.sqrt(t + 1)
             y = project(y + step * g / gn.clamp_min(1e-300))
     with torch.no_grad():
-        val = objective(y)
-        better = val > best
-        best = torch.where(better, val, best)
-        best_y = torch.where(better[..., None, None], y, best_y)
+        if steps:  # the last step's point (with no steps it is the start, evaluated above)
+            val = objective(y)
+            better = val > best
+            best = torch.where(better, val, best)
+            best_y = torch.where(better[..., None, None], y, best_y)
         k = best.argmax(0)  # (...)
         return best_y.gather(0, k[None, ..., None, None].expand(1, *best_y.shape[1:])).squeeze(0)
 

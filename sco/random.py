@@ -333,7 +333,7 @@ def _generate_numpy(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
     per = max(1, math.ceil(blocks * math.ceil(N / cols) / (8 * torch.get_num_threads())))
     per = min(per, blocks)
     jobs = [(c0, r0, min(R, r0 + per * rows)) for c0 in range(0, N, cols) for r0 in range(0, R, per * rows)]
-    run_jobs(jobs, job)
+    run_jobs(jobs, job, work=R * N)
     if kind != "bits" and kind != "uniform":
         _finish_(out, kind)
 

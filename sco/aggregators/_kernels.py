@@ -20,6 +20,11 @@ BLOCK_ELEMENTS = 1 << 20
 # Tiles of the distance kernel (elements): measured fastest at 1 MiB of float32 (2.5x the
 # time of a mean at (100, 1e5) instead of 4.7x with 4 MiB blocks).
 DIST_TILE = 1 << 18
+#: instances of at most this many entries (m * d) take the scaled path whole: it is a handful of
+#: ops, where the tiles' loop and their recheck of rows at 0 cost more than the arithmetic (the
+#: Weiszfeld loop of a search over small inputs spent 70% of its time there). Decided per
+#: instance, never per batch, so that a run gives the same numbers alone and batched.
+DIST_SMALL = 1 << 12
 
 def host(t: torch.Tensor) -> bool:
     """Whether ``t`` is on the CPU: there asking a tensor for a value costs nothing and the
@@ -57,7 +62,7 @@ def column_tiles(x: torch.Tensor, kernel: Callable, out_dtype=None) -> torch.Ten
         c1 = min(d, c0 + cols)
         out[b, c0:c1] = kernel(xb[b, :, c0:c1], b)
 
-    run_jobs([(b, c0) for b in range(xb.shape[0]) for c0 in range(0, d, cols)], job)
+    run_jobs([(b, c0) for b in range(xb.shape[0]) for c0 in range(0, d, cols)], job, work=xb.size)
     return torch.from_numpy(out).reshape(*batch, d)
 
 
@@ -137,12 +142,12 @@ def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     summed by torch's cascade (float32 keeps ~7 digits at d = 1e6, where cdist's running sum
     lost 4), and correct at any scale: a row whose plain sum of squares overflows or may have
     underflowed (below 2**-60 of the dtype's range) is recomputed in float64 scaled by its
-    largest difference. On the CPU a (rows, d) tile at a time, one pass over x with no
+    largest difference. Small instances (m * d <= DIST_SMALL) are scaled whole. Otherwise, on the CPU, a (rows, d) tile at a time, one pass over x with no
     (m, d) temporary. A row holding NaN, or whose distance exceeds float64's range, gets +inf.
     """
     *batch, m, d = x.shape
     z = z.to(x.dtype).expand(*batch, d)
-    if numpy_path(x):
+    if numpy_path(x) and m * d > DIST_SMALL:
         r = _dist_tiles(x.detach().reshape(-1, m, d), z.detach().reshape(-1, d)).reshape(*batch, m)
     else:
         r = _dist_scaled(x, z)
