@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 
@@ -52,15 +51,18 @@ def _list(names) -> str:
         st = ", ".join(f"{b} ({BOUNDS[b].provenance})" for b in c.bounds) or "-"
         lines.append(f"{n:<26} {c.family:<13} {c.seconds:>4.0f}  {st}")
         lines.append(f"{'':<46}covers: {', '.join(c.covers) or '-'}")
-    total = sum(CLAIMS[n].seconds for n in names)
-    lines.append(f"\n{len(names)} claims, about {total:.0f} s on two quiet cores (quick suite).")
+    from .verify.runner import default_jobs, expected_wall
+    secs, jobs = [CLAIMS[n].seconds for n in names], default_jobs()
+    lines.append(f"\n{len(names)} claims, {sum(secs):.0f} s of claims: about {expected_wall(secs, jobs):.0f} s in "
+                 f"{jobs} process(es) here (quick suite, measured on two quiet cores).")
     return "\n".join(lines)
 
 
 def verify(args) -> int:
     from . import __version__
     from .progress import bar
-    from .verify import CLAIMS, SUITES, ClaimResult, Context, format_table, summary, write_report
+    from .verify import CLAIMS, SUITES, format_table, summary, write_report
+    from .verify.runner import default_jobs, run_claims
 
     try:
         names = list(dict.fromkeys(args.claim or list(CLAIMS)))
@@ -76,6 +78,9 @@ def verify(args) -> int:
             raise _Refused("--seeds must be >= 2 (intervals are bootstrapped over seeds).")
         if args.seed < 0:
             raise _Refused(f"--seed must be >= 0; got {args.seed}.")
+        jobs = default_jobs() if args.jobs is None else args.jobs
+        if jobs < 1:
+            raise _Refused(f"--jobs must be >= 1; got {args.jobs}.")
         out = _check_out(args.out)
         device = _check_device(args.device)
         store = None
@@ -100,31 +105,28 @@ def verify(args) -> int:
         print(f"sco verify: {e}", file=sys.stderr)
         return 2
     ctx_kw = dict(suite=args.suite, seed=args.seed, n_seeds=args.seeds, device=device, store=store, **fields)
-    results = []
     start = time.perf_counter()
     total = sum(claims[n].seconds for n in names)
     progress = bar(total=round(total, 1), desc="sco verify", unit="s")
-    for i, name in enumerate(names, 1):
-        claim = claims[name]
+    finished = []
+
+    def on_done(res):
+        finished.append(res)
         if progress is not None:
-            progress.set_postfix_str(name)
+            progress.set_postfix_str(res.claim.name)
+            progress.update(res.claim.seconds)
         else:
-            print(f"[{i}/{len(names)}] {name} ...", end="", file=sys.stderr, flush=True)
-        try:
-            res = claim.run(Context(**ctx_kw))
-        except Exception:  # one broken claim must not hide the others' verdicts
-            res = ClaimResult(claim, [], None, 0.0, error=traceback.format_exc())
-        results.append(res)
-        if progress is not None:
-            progress.update(claim.seconds)
-        else:
-            print(f" {res.verdict} ({res.seconds:.1f} s)", file=sys.stderr, flush=True)
+            print(f"[{len(finished)}/{len(names)}] {res.claim.name} ... {res.verdict} ({res.seconds:.1f} s)",
+                  file=sys.stderr, flush=True)
+
+    results = run_claims(claims, names, ctx_kw, jobs=jobs, on_done=on_done)
     if progress is not None:
         progress.close()
+    wall = time.perf_counter() - start
     print(format_table(results))
-    print("\n" + summary(results))
+    print("\n" + summary(results, wall, jobs))
     meta = {"suite": args.suite, "seed": args.seed, "seeds": args.seeds, "device": device,
-            "sco_version": __version__, "seconds": time.perf_counter() - start, "suites": list(SUITES),
+            "sco_version": __version__, "seconds": wall, "jobs": jobs, "suites": list(SUITES),
             "aggregator": args.aggregator, "kappa": args.kappa, "estimator": args.estimator}
     out = write_report(results, out, meta)
     print(f"Report: {out / 'report.md'} (also report.html, results.json)")
@@ -149,6 +151,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="base seed: runs use seeds 1000*seed, 1000*seed+1, ...")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds per experiment (default: the suite's)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="claims run in N processes at once, longest first (default: one per core, at most 4; "
+                        "1 runs them here, one after another, as does --store)")
     p.add_argument("--out", default="sco-report", help="report folder (default: ./sco-report)")
     p.add_argument("--store", default=None, metavar="DIR",
                    help="a results store (see sco sweep): read runs already done, store the others")

@@ -43,7 +43,7 @@ def _schedule(ctx, T):
        "algorithm's expected excess and estimator error follow exact moment recursions: synchronously and "
        "asynchronously on a fixed arrival schedule, with count or uniform weights, the seed means match them "
        "within their standard errors at every logged step.",
-       family="exact", bounds=(), seconds=4,
+       family="exact", bounds=(), seconds=3,
        covers=("algorithm:sgd", "algorithm:momentum", "algorithm:storm", "algorithm:anytime_sgd", "algorithm:mu2sgd",
                "algorithm:mu2sgd_code_sync", "algorithm:mu2sgd_code_async", "estimator:sgd", "estimator:momentum",
                "estimator:storm", "server:projected_sgd", "server:anytime", "noise:gaussian", "noise:student_t",
@@ -138,7 +138,7 @@ def _stat(name, claim_text, ok, measured, predicted, detail, source="derived her
        "counts proportional to (1 - lam) p_i with a Byzantine share lam; deterministic compute times are a round "
        "robin (staleness m - 1, equal counts); exponential compute times share the arrivals as their rates; a "
        "replayed schedule is delivered as given; rounds have no staleness.",
-       family="async", bounds=("iid_arrival_staleness",), seconds=2,
+       family="async", bounds=("iid_arrival_staleness",), seconds=15,
        covers=("arrivals:speeds", "arrivals:compute_times", "arrivals:replay", "arrivals:rounds"))
 def _arrivals(ctx):
     from scipy.stats import binomtest, chisquare

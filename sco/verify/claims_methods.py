@@ -69,7 +69,7 @@ def _definitions(gen_perm):
        "Every registered rule, meta-aggregator and pre-aggregator computes its definition: on random weighted and "
        "unweighted instances the batched rule equals a plain loop over the definition (selection rules exactly, "
        "averaging rules to 1e-9, the geometric median to 1e-6 of the spread).",
-       family="robustness", seconds=2,
+       family="robustness", seconds=1,
        covers=tuple(f"aggregator:{r}" for r in ("mean", "cwmed", "cwtm", "geometric_median", "rfa", "krum",
                                                 "multi_krum", "centered_clipping", "mda", "smea", "meamed", "caf",
                                                 "monna", "flag"))
@@ -141,7 +141,7 @@ def _row_check(name, got, want, detail):
        "with z_max from the weights, mimic, far point, non-finite rows, Gaussian rows of the stated law, label flips "
        "y -> K - 1 - y, the optimal attacks' line search), the worst-case search beats every structured attack, and "
        "ALIE moves the coordinate-wise median to the honest order statistic it predicts.",
-       family="attacks", seconds=2,
+       family="attacks", seconds=1,
        covers=("attack:sign_flip", "attack:ipm", "attack:alie", "attack:mimic", "attack:far_point",
                "attack:non_finite", "attack:gaussian", "attack:label_flip", "attack:worst_case",
                "attack:optimal_ipm", "attack:optimal_alie"))
@@ -280,7 +280,7 @@ def _noise_moments(oracle, x, y, R: int, seed: int):
        "with: E||g - grad f||^2 = sigma^2 at x* and E||(g(x) - grad f(x)) - (g(y) - grad f(y))||^2 = sigma_L^2 ||x - y||^2 "
        "(Gaussian, Student-t; mini-batches at x*), exact gradients without noise, shifted workers with spread "
        "zeta^2 exactly, and data partitions whose workers' objectives average to f.",
-       family="problem", seconds=2, bounds=("dl24b_eq2",),
+       family="problem", seconds=1, bounds=("dl24b_eq2",),
        covers=("noise:exact", "noise:gaussian", "noise:student_t", "noise:minibatch", "heterogeneity:iid",
                "heterogeneity:shift", "heterogeneity:partition"))
 def _problem(ctx):

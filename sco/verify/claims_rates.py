@@ -34,7 +34,7 @@ def rate(x, y, bound, param, values, *, tol, claim, detail="", mask=None, **kw):
 @claim("mu2sgd_estimator_error",
        "With beta_t = 1/t the STORM estimate of mu^2-SGD has error E||d_t - grad f(x_t)||^2 <= "
        "(2 sigma^2 + 8 D^2 sigma_L^2)/t along AnyTime iterates: it decays like 1/t.",
-       family="mu2sgd", bounds=("mu2sgd_estimator_error", "lev23_restated"), seconds=2, uses=("algorithm",),
+       family="mu2sgd", bounds=("mu2sgd_estimator_error", "lev23_restated"), seconds=1, uses=("algorithm",),
        covers=("estimator:storm", "server:anytime", "algorithm:mu2sgd", "noise:gaussian"))
 def _mu2sgd_estimator_error(ctx):
     T = ctx.size(1000, 4000)
@@ -55,7 +55,7 @@ def _mu2sgd_estimator_error(ctx):
 @claim("mu2sgd_noiseless_rate",
        "Noiseless AnyTime-GD with eta = 1/(4 L T) has f(x_T) - f* <= 4 L D^2 / T, the worst case over L-smooth "
        "convex functions computed by PEP; benign instances are faster.",
-       family="mu2sgd", bounds=("anytime_noiseless_pep",), seconds=1,
+       family="mu2sgd", bounds=("anytime_noiseless_pep",), seconds=4,
        covers=("noise:exact", "server:anytime", "algorithm:mu2sgd"))
 def _noiseless(ctx):
     Ts = T_grid(ctx)
@@ -81,7 +81,7 @@ def _noiseless(ctx):
 @claim("mu2sgd_noisy_rate",
        "With noise, mu^2-SGD with eta = 1/(4 L T) converges at least as fast as DL24b Theorem 4.2's "
        "O((G* D + L D^2 mu_max)/T + D sigma_tilde/sqrt(T)) with one worker and no Byzantine update.",
-       family="mu2sgd", bounds=("dl24b_thm42",), seconds=2, covers=("algorithm:mu2sgd", "noise:gaussian"),
+       family="mu2sgd", bounds=("dl24b_thm42",), seconds=3, covers=("algorithm:mu2sgd", "noise:gaussian"),
        uses=("algorithm",))
 def _noisy(ctx):
     Ts = T_grid(ctx)
@@ -126,7 +126,7 @@ def _honest_average(ctx):
        "Under the 'a little is enough' attack, the aggregated mu^2-SGD estimate keeps its O(1/t) error "
        "(2(kappa + 1/|G|) sigma_tilde^2 / t): double momentum makes the honest spread shrink, so the Byzantine "
        "rows can hide in less and less (AnyTime-SGD, drawn for contrast, stays at a floor).",
-       family="sync", bounds=("mu2sgd_estimator_error_aggregated",), seconds=3, uses=("aggregator", "algorithm"),
+       family="sync", bounds=("mu2sgd_estimator_error_aggregated",), seconds=6, uses=("aggregator", "algorithm"),
        covers=("attack:alie", "meta:ctma", "aggregator:cwmed", "algorithm:anytime_sgd"))
 def _momentum_under_attack(ctx):
     T = ctx.size(1000, 4000)
@@ -151,7 +151,7 @@ def _momentum_under_attack(ctx):
 @claim("byzantine_sync_rate",
        "Synchronous mu^2-SGD with CTMA(CWMed) under attack converges at least as fast as DL24a's rate, as "
        "DL24b Remark 4.5 restates it: O(L D^2 m/T + D sigma_tilde sqrt(1 + m c_lam)/sqrt(T)).",
-       family="sync", bounds=("dl24a_remark45",), seconds=3, covers=("meta:ctma", "attack:alie"),
+       family="sync", bounds=("dl24a_remark45",), seconds=6, covers=("meta:ctma", "attack:alie"),
        uses=("aggregator", "algorithm"))
 def _byzantine_rate(ctx):
     Ts = T_grid(ctx)
@@ -172,7 +172,7 @@ def _byzantine_rate(ctx):
 @claim("dimension_free",
        "At a fixed noise level E||xi||^2 = sigma^2, the error the Byzantine workers induce does not grow with "
        "the dimension d (DL24b Remark 4.4; CTMA over CWMed under ALIE).",
-       family="sync", bounds=("dl24b_thm42",), seconds=2, covers=("meta:ctma",), uses=("aggregator",))
+       family="sync", bounds=("dl24b_thm42",), seconds=3, covers=("meta:ctma",), uses=("aggregator",))
 def _dimension_free(ctx):
     ds = np.array(ctx.size((10, 30, 100, 300, 1000), (10, 30, 100, 300, 1000, 3000)))
     T = 100
@@ -195,7 +195,7 @@ def _dimension_free(ctx):
 @claim("heterogeneity_floor",
        "With heterogeneous workers (dissimilarity zeta), robust aggregation under attack leaves an error floor "
        "that does not vanish with t and grows like kappa zeta^2.",
-       family="heterogeneity", bounds=("heterogeneity_floor", "heterogeneity_floor_lower"), seconds=2,
+       family="heterogeneity", bounds=("heterogeneity_floor", "heterogeneity_floor_lower"), seconds=5,
        covers=("heterogeneity:shift",), uses=("aggregator",))
 def _heterogeneity(ctx):
     zetas = np.array(ctx.size((0.25, 0.5, 1.0, 2.0, 4.0), (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)))
@@ -220,7 +220,7 @@ def _heterogeneity(ctx):
 @claim("nonconvex_rates",
        "On a smooth nonconvex problem, STORM with eta ~ T^-1/3 and beta ~ T^-2/3 reaches E||grad f|| = "
        "O(T^-1/3), better than SGD's worst-case O(T^-1/4).",
-       family="nonconvex", bounds=("storm_nonconvex", "sgd_nonconvex"), seconds=4,
+       family="nonconvex", bounds=("storm_nonconvex", "sgd_nonconvex"), seconds=13,
        covers=("algorithm:storm", "algorithm:sgd", "estimator:sgd", "server:projected_sgd", "noise:minibatch"))
 def _nonconvex(ctx):
     Ts = T_grid(ctx, quick=(100, 200, 400, 800, 1600, 3200))

@@ -61,7 +61,7 @@ def _weightless(x, weights=None):
        "with c_lam = (1 + lam/(1 - 2 lam))^2 (Lemmas C.3, C.1) and w-CTMA with 60 lam (1 + c_lam) (Lemma 3.1); the "
        "search reaches w-CWMed's exact supremum 1/(1 - 2 lam) and finds the mean and a median that drops its "
        "weights in violation.",
-       family="robustness", seconds=4,
+       family="robustness", seconds=23,
        bounds=("dl24b_def31", "dl24b_lemma_c1", "dl24b_lemma_c3", "dl24b_lemma_31", "cwmed_exact_sup",
                "w_gm_kappa_classical", "ctma_kappa"),
        covers=("aggregator:cwmed[weighted]", "aggregator:geometric_median[weighted]", "meta:ctma[weighted]"))
@@ -97,7 +97,7 @@ def _constants(ctx):
 @claim("aggregator_robustness",
        "Every registered rule's worst-case ratio, found by a search over unweighted and weighted inputs, lies "
        "between the lower bound lam/(1 - 2 lam) that no rule beats and each statement about the rule's coefficient.",
-       family="robustness", seconds=8, bounds=("robustness_lower", "cwtm_kappa", "cwmed_kappa", "krum_kappa",
+       family="robustness", seconds=20, bounds=("robustness_lower", "cwtm_kappa", "cwmed_kappa", "krum_kappa",
                                                 "nnm_kappa", "dl24b_lemma_c1", "dl24b_lemma_c3"),
        covers=tuple(f"aggregator:{r}" for r in AGGREGATORS) + tuple(f"aggregator:{r}[weighted]" for r in AGGREGATORS)
        + ("meta:ctma", "meta:nnm", "meta:bucketing", "meta:nnm[weighted]", "meta:bucketing[weighted]"))

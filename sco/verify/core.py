@@ -139,8 +139,9 @@ class Claim:
     ``run(ctx)`` returns (checks, figure). ``bounds`` names the :data:`sco.rates.BOUNDS`
     entries the checks hold measurements against (their sources make the claim's source);
     ``covers`` names the methods whose implementation the claim's verdict depends on (see
-    :mod:`sco.verify.coverage`); ``seconds`` is the expected time of the quick suite on two
-    cores; ``family`` groups claims in reports; ``sentence`` is what a reader takes away.
+    :mod:`sco.verify.coverage`); ``seconds`` is the claim's time in the quick suite, measured in one process
+    of one thread on a quiet two-core machine (the runner's longest-first order and
+    :func:`sco.verify.runner.expected_wall` use it); ``family`` groups claims in reports; ``sentence`` is what a reader takes away.
     """
 
     name: str

@@ -36,15 +36,19 @@ def table_rows(results: list[ClaimResult]) -> list[dict]:
     return rows
 
 
-def summary(results: list[ClaimResult]) -> str:
-    """"N claims held, K of them against statements verified from the papers' text" and the others' verdicts."""
+def summary(results: list[ClaimResult], wall: float | None = None, jobs: int = 1) -> str:
+    """"N claims held, K of them against statements verified from the papers' text", the others'
+    verdicts, and the time: ``wall`` seconds when given (the claims' own seconds add up to more
+    when ``jobs`` processes ran them at once)."""
     held = [r for r in results if r.passed]
     verified = sum(r.against_verified for r in held)
     others = {v: sum(r.verdict == v for r in results) for v in ("fail", "inconclusive", "error")}
     tail = ", ".join(f"{n} {_VERDICT[v].lower()}" for v, n in others.items() if n)
     secs = sum(r.seconds for r in results)
+    took = f"{secs:.0f} s" if wall is None else \
+        f"{wall:.0f} s" + (f"; {secs:.0f} s of claims in {jobs} processes" if jobs > 1 else "")
     return (f"{len(held)} of {len(results)} claims held, {verified} of them against statements verified from the "
-            f"papers' text" + (f"; {tail}" if tail else "") + f" ({secs:.0f} s).")
+            f"papers' text" + (f"; {tail}" if tail else "") + f" ({took}).")
 
 
 def format_table(results: list[ClaimResult], *, width: int = 160) -> str:
@@ -93,7 +97,7 @@ def write_report(results: list[ClaimResult], out: Path, meta: dict) -> Path:
     """Write ``report.md``, ``report.html``, ``results.json``, one PNG per claim and one per statement."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    head = summary(results)
+    head = summary(results, meta.get("seconds"), meta.get("jobs") or 1)
     findings = [(r.claim.name, c) for r in results for c in r.checks if c.finding]
     md = [f"# sco verify: {meta.get('suite', '')} suite", "", f"**{head}**", "",
           f"Seed {meta.get('seed')}, device {meta.get('device')}, sco {meta.get('sco_version')}.", ""]
