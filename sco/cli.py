@@ -145,7 +145,7 @@ def main(argv=None) -> int:
                                    "statement, print a table and write a report folder. Exit codes: 0 every claim "
                                    "held, 1 some claim failed, was inconclusive or raised, 2 arguments refused.")
     p.add_argument("--suite", choices=["quick", "full"], default="quick",
-                   help="quick: every claim at small sizes (about a minute); full: paper-sized")
+                   help="quick: every claim at small sizes (about 90 s on two cores); full: paper-sized")
     p.add_argument("--claim", action="append", metavar="NAME", help="run only this claim (repeatable)")
     p.add_argument("--list", action="store_true", help="list the claims, what each covers and its time; run nothing")
     p.add_argument("--seed", type=int, default=0, help="base seed: runs use seeds 1000*seed, 1000*seed+1, ...")
