@@ -142,8 +142,9 @@ def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     summed by torch's cascade (float32 keeps ~7 digits at d = 1e6, where cdist's running sum
     lost 4), and correct at any scale: a row whose plain sum of squares overflows or may have
     underflowed (below 2**-60 of the dtype's range) is recomputed in float64 scaled by its
-    largest difference. Small instances (m * d <= DIST_SMALL) are scaled whole. Otherwise, on the CPU, a (rows, d) tile at a time, one pass over x with no
-    (m, d) temporary. A row holding NaN, or whose distance exceeds float64's range, gets +inf.
+    largest difference. Small instances (m * d <= DIST_SMALL) are scaled whole; larger ones, on
+    the CPU, a (rows, d) tile at a time, one pass over x with no (m, d) temporary. A row
+    holding NaN, or whose distance exceeds float64's range, gets +inf.
     """
     *batch, m, d = x.shape
     z = z.to(x.dtype).expand(*batch, d)
