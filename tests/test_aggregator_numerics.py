@@ -122,9 +122,12 @@ def test_half_precision_geometric_median_returns_iterations_as_integers():
 # -- the float32 kernels (64-bit value+index keys) against the references ------------------------------
 
 
+@pytest.mark.parametrize("path", ["numpy", "torch"])
 @pytest.mark.parametrize("m", [6, 7, 16])
-def test_float32_coordinatewise_kernels_match_reference(m, monkeypatch):
+def test_float32_coordinatewise_kernels_match_reference(m, path, monkeypatch):
     monkeypatch.setattr(_kernels, "TILE_BYTES", 4 * m * 5)  # tiles of 5 coordinates: many tiles
+    # instances this small take the torch forms; SMALL = 0 sends them through the numpy kernels
+    monkeypatch.setattr(_kernels, "SMALL", 0 if path == "numpy" else 1 << 12)
     g = np.random.default_rng(m)
     x = g.normal(size=(2, m, 23)).astype(np.float32)
     x[0, 1, :4] = [np.nan, -np.inf, np.inf, -0.0]
@@ -162,7 +165,8 @@ def test_float32_coordinatewise_kernels_match_reference(m, monkeypatch):
                               equal_nan=True)
 
 
-def test_float32_kernels_agree_with_the_torch_path():
+def test_float32_kernels_agree_with_the_torch_path(monkeypatch):
+    monkeypatch.setattr(_kernels, "SMALL", 0)  # the numpy kernels, not the small instances' torch forms
     x, w = rows(4, 12, 40, torch.float32, weighted=True)
     for agg in (parse("cwmed"), parse("cwmed[mode=upper]"), parse("cwtm"), parse("ctma(cwmed)"), parse("krum"),
                 parse("nnm(cwtm)"), parse("centered_clipping[tau=2.0]"), parse("geometric_median")):
@@ -224,6 +228,7 @@ DEVICE_RULES = ["mean", "cwmed", "cwmed[mode=lower]", "cwmed[mode=upper]", "cwtm
 def test_device_forms_match_the_host_forms(spec, dtype, monkeypatch):
     # what a GPU runs (torch sorts and selections, masks applied without asking whether any row
     # is bad, scaled distances), forced on the CPU, against the CPU's numpy kernels
+    monkeypatch.setattr(_kernels, "SMALL", 0)
     g = np.random.default_rng(11)
     x = torch.from_numpy(g.normal(size=(3, 13, 7)) + 4.0).to(dtype)
     x[0, 4] = x[0, 2]  # a tie

@@ -20,11 +20,12 @@ BLOCK_ELEMENTS = 1 << 20
 # Tiles of the distance kernel (elements): measured fastest at 1 MiB of float32 (2.5x the
 # time of a mean at (100, 1e5) instead of 4.7x with 4 MiB blocks).
 DIST_TILE = 1 << 18
-#: instances of at most this many entries (m * d) take the scaled path whole: it is a handful of
-#: ops, where the tiles' loop and their recheck of rows at 0 cost more than the arithmetic (the
-#: Weiszfeld loop of a search over small inputs spent 70% of its time there). Decided per
-#: instance, never per batch, so that a run gives the same numbers alone and batched.
-DIST_SMALL = 1 << 12
+#: instances of at most this many entries (m * d) take the torch forms, the whole batch in a
+#: handful of ops: the numpy kernels' loop over batch rows and tiles costs more than their
+#: arithmetic there (a tile's job, about 100 us, was half of a small asynchronous simulation's
+#: step; the tiles' recheck of rows at 0, 70% of a Weiszfeld loop over small inputs). Decided
+#: per instance, never per batch, so that a run gives the same numbers alone and batched.
+SMALL = 1 << 12
 
 def host(t: torch.Tensor) -> bool:
     """Whether ``t`` is on the CPU: there asking a tensor for a value costs nothing and the
@@ -34,13 +35,14 @@ def host(t: torch.Tensor) -> bool:
 
 
 def numpy_path(x: torch.Tensor) -> bool:
-    """Whether ``x`` takes the numpy kernels: CPU float32/float64 not recording gradients.
+    """Whether ``x`` (..., m, d) takes the numpy kernels: CPU float32/float64 not recording
+    gradients, instances of more than :data:`SMALL` entries.
 
     numpy's SIMD sort (x86-simd-sort) is 5-10x faster than torch.sort on CPU; numpy cannot
     carry autograd, so tensors that need gradients (and other devices) take torch's path.
     """
     return (host(x) and x.dtype in (torch.float32, torch.float64)
-            and not (x.requires_grad and torch.is_grad_enabled()))
+            and not (x.requires_grad and torch.is_grad_enabled()) and x.shape[-2] * x.shape[-1] > SMALL)
 
 
 def column_tiles(x: torch.Tensor, kernel: Callable, out_dtype=None) -> torch.Tensor:
@@ -142,13 +144,13 @@ def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     summed by torch's cascade (float32 keeps ~7 digits at d = 1e6, where cdist's running sum
     lost 4), and correct at any scale: a row whose plain sum of squares overflows or may have
     underflowed (below 2**-60 of the dtype's range) is recomputed in float64 scaled by its
-    largest difference. Small instances (m * d <= DIST_SMALL) are scaled whole; larger ones, on
+    largest difference. Small instances (m * d <= SMALL) are scaled whole; larger ones, on
     the CPU, a (rows, d) tile at a time, one pass over x with no (m, d) temporary. A row
     holding NaN, or whose distance exceeds float64's range, gets +inf.
     """
     *batch, m, d = x.shape
     z = z.to(x.dtype).expand(*batch, d)
-    if numpy_path(x) and m * d > DIST_SMALL:
+    if numpy_path(x):
         r = _dist_tiles(x.detach().reshape(-1, m, d), z.detach().reshape(-1, d)).reshape(*batch, m)
     else:
         r = _dist_scaled(x, z)

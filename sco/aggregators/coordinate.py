@@ -48,8 +48,8 @@ def _interval_share(before: torch.Tensor, upto: torch.Tensor, lo, hi) -> torch.T
 
 
 def _cumulative_weights(x, w):
-    """The torch form of the coordinate-wise core (other devices, autograd): sorted values
-    and cumulative weights.
+    """The torch form of the coordinate-wise core (other devices, autograd, small instances):
+    sorted values and cumulative weights.
 
     Returns ``xs`` (..., d, m), each coordinate's values in ascending order (NaN last, so a
     non-finite row is always at an end), and ``before``, ``upto`` (..., d, m) float64, the
@@ -61,7 +61,8 @@ def _cumulative_weights(x, w):
     if w is None:
         upto = torch.arange(1, m + 1, dtype=torch.float64, device=x.device)
         return torch.sort(xt, dim=-1).values, upto - 1, upto
-    xs, idx = torch.sort(xt, dim=-1)  # (..., d, m)
+    # stable: equal values in row order, as the numpy kernels (the weights then add up in the same order)
+    xs, idx = torch.sort(xt, dim=-1, stable=True)  # (..., d, m)
     ws = w.unsqueeze(-2).expand(xs.shape).gather(-1, idx)  # (..., d, m)
     upto = torch.cumsum(ws, dim=-1)
     return xs, upto - ws, upto
