@@ -53,8 +53,19 @@ def _mix_(x: torch.Tensor) -> torch.Tensor:
     """SplitMix64 finalizer, in place, on an int64 tensor.
 
     torch shifts int64 arithmetically, so each right shift is masked to act as the
-    logical shift of the unsigned algorithm; int64 products wrap modulo 2**64.
+    logical shift of the unsigned algorithm; int64 products wrap modulo 2**64. On the CPU
+    the same bits come from numpy's unsigned arithmetic on the tensor's memory: five ops
+    instead of eight, each a fraction of a torch op's dispatch on the small key arrays that
+    :meth:`Stream.fold` mixes at every simulated step (54 -> ~10 us a call).
     """
+    if x.device.type == "cpu":
+        u = x.numpy().view(_U64)
+        u ^= u >> _U64(30)
+        u *= _NP_C1
+        u ^= u >> _U64(27)
+        u *= _NP_C2
+        u ^= u >> _U64(31)
+        return x
     x ^= (x >> 30) & ((1 << 34) - 1)
     x *= _C1
     x ^= (x >> 27) & ((1 << 37) - 1)
