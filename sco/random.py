@@ -58,14 +58,19 @@ def _mix_(x: torch.Tensor) -> torch.Tensor:
     instead of eight, each a fraction of a torch op's dispatch on the small key arrays that
     :meth:`Stream.fold` mixes at every simulated step (54 -> ~10 us a call).
     """
-    if x.device.type == "cpu":
-        u = x.numpy().view(_U64)
-        u ^= u >> _U64(30)
-        u *= _NP_C1
-        u ^= u >> _U64(27)
-        u *= _NP_C2
-        u ^= u >> _U64(31)
-        return x
+    if x.device.type != "cpu":
+        return _mix_torch_(x)
+    u = x.numpy().view(_U64)
+    u ^= u >> _U64(30)
+    u *= _NP_C1
+    u ^= u >> _U64(27)
+    u *= _NP_C2
+    u ^= u >> _U64(31)
+    return x
+
+
+def _mix_torch_(x: torch.Tensor) -> torch.Tensor:
+    """:func:`_mix_` in torch's signed arithmetic (other devices)."""
     x ^= (x >> 30) & ((1 << 34) - 1)
     x *= _C1
     x ^= (x >> 27) & ((1 << 37) - 1)
@@ -272,7 +277,7 @@ def _generate_torch(keys: torch.Tensor, out: torch.Tensor, kind: str) -> None:
     ctr = torch.arange(1, N + 1, dtype=torch.int64, device=keys.device) * _GAMMA  # (N,)
     rows = max(1, _DEVICE_BLOCK // N)
     for r0 in range(0, R, rows):
-        h = _mix_(keys[r0:r0 + rows, None] + ctr)  # (rows, N)
+        h = _mix_torch_(keys[r0:r0 + rows, None] + ctr)  # (rows, N)
         o = out[r0:r0 + rows]
         if kind == "bits":
             o.copy_(h)

@@ -7,13 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from sco.random import Stream, _mix_, _signed, splitmix64
+from sco.random import Stream, _mix_, _mix_torch_, _signed, splitmix64
 
 
-def test_mixer_matches_python_reference():
-    vals = [0, 1, 2**63 + 5, 12345678901234567, 2**64 - 1]
-    got = _mix_(torch.tensor([_signed(v) for v in vals]))
+@pytest.mark.parametrize("mix", [_mix_, _mix_torch_], ids=["cpu", "torch"])
+def test_mixer_matches_python_reference(mix):
+    vals = [0, 1, 2**63 + 5, 12345678901234567, 2**64 - 1] + [(v * 0x9E3779B97F4A7C15) % 2**64 for v in range(64)]
+    x = torch.tensor([_signed(v) for v in vals])
+    got = mix(x)
+    assert got is x  # in place
     assert [v & (2**64 - 1) for v in got.tolist()] == [splitmix64(v) for v in vals]
+    strided = torch.tensor([_signed(v) for v in vals]).view(-1, 3)[:, ::2]  # a view: mixed in place too
+    mix(strided)
+    assert [v & (2**64 - 1) for v in strided.reshape(-1).tolist()] == \
+        [splitmix64(vals[3 * i + j]) for i in range(len(vals) // 3) for j in (0, 2)]
 
 
 def test_splitmix64_known_value():
