@@ -144,44 +144,22 @@ def dist_to(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     summed by torch's cascade (float32 keeps ~7 digits at d = 1e6, where cdist's running sum
     lost 4), and correct at any scale: a row whose plain sum of squares overflows or may have
     underflowed (below 2**-60 of the dtype's range) is recomputed in float64 scaled by its
-    largest difference. On the CPU, small instances (m * d <= SMALL) sum in float64 whole;
-    larger ones a (rows, d) tile at a time, one pass over x with no (m, d) temporary. Other
-    devices and autograd scale every row (no host synchronisation). A row holding NaN, or whose
-    distance exceeds float64's range, gets +inf.
+    largest difference. Small instances (m * d <= SMALL) are scaled whole; larger ones, on
+    the CPU, a (rows, d) tile at a time, one pass over x with no (m, d) temporary. A row
+    holding NaN, or whose distance exceeds float64's range, gets +inf.
     """
     *batch, m, d = x.shape
     z = z.to(x.dtype).expand(*batch, d)
     if numpy_path(x):
         r = _dist_tiles(x.detach().reshape(-1, m, d), z.detach().reshape(-1, d)).reshape(*batch, m)
-    elif host(x) and not (x.requires_grad and torch.is_grad_enabled()):
-        r = _dist_small(x, z)
     else:
         r = _dist_scaled(x, z)
     return torch.nan_to_num(r, nan=math.inf, posinf=math.inf)
 
 
-# a float64 sum of squares at least this large lost nothing to underflow
-_TINY64 = 2.0 ** (math.log2(torch.finfo(torch.float64).tiny) + 60)
-
-
-def _dist_small(x, z):
-    """Small CPU instances: plain float64 sums of squares of the differences (8 us where the
-    scaled form took 37, in a Weiszfeld loop that asks three times a step), the scaled form
-    only for rows whose sum overflowed or may have underflowed; a row at exactly 0 is exact."""
-    diff = (x - z.unsqueeze(-2)).to(torch.float64)  # (..., m, d)
-    sq = diff.square().sum(-1)
-    r = sq.sqrt()
-    redo = torch.isinf(sq) | (sq < _TINY64)
-    if bool(redo.any()):
-        redo &= (diff != 0).any(-1)
-        if bool(redo.any()):
-            r[redo] = _dist_scaled(x[redo].unsqueeze(-2), z.unsqueeze(-2).expand(x.shape)[redo]).squeeze(-1)
-    return r
-
-
 def _dist_scaled(x, z):
     """Distances with every row scaled by its largest difference (off the CPU, for autograd,
-    and for the rows the plain sums could not represent)."""
+    and for the rows the tiles could not represent)."""
     diff = x - z.unsqueeze(-2)  # (..., m, d)
     a = diff.detach().abs().amax(-1, keepdim=True).to(torch.float64)  # (..., m, 1)
     a = torch.where(a > 0, a, torch.ones((), dtype=a.dtype, device=a.device))
