@@ -245,3 +245,17 @@ def test_device_forms_match_the_host_forms(spec, dtype, monkeypatch):
             mp.setattr(_kernels, "host", lambda t: False)
             got = agg(x, weights, **kw)
         torch.testing.assert_close(got, want, rtol=tol, atol=tol * float(want.abs().max()))
+
+
+@pytest.mark.parametrize("block", [64, 200, 1 << 20], ids=["column-chunks", "run-chunks", "whole"])
+def test_gram_blocks_give_each_run_its_own_bits_alone_and_batched(block, monkeypatch):
+    # blocks are chunks of runs times chunks of columns; a run's blocks never depend on the batch
+    monkeypatch.setattr(_kernels, "BLOCK_ELEMENTS", block)
+    g = np.random.default_rng(5)
+    x = torch.from_numpy(g.normal(size=(3, 2, 8, 37)).astype(np.float32) + 4)
+    D, _, scale = _kernels.pairwise_sqdist(x)
+    for i in range(3):
+        for j in range(2):
+            assert torch.equal(D[i, j], _kernels.pairwise_sqdist(x[i, j])[0])
+    exact = torch.cdist(x.double(), x.double()) ** 2
+    torch.testing.assert_close(D.double() * scale.double()[..., None, None] ** 2, exact, rtol=1e-5, atol=1e-4)
