@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,9 +18,32 @@ TILE_BYTES = 1 << 17
 # Column blocks of the Gram product: a temporary of 4 MiB (float32) stays in cache and below
 # glibc's 32 MiB mmap threshold, above which every call would page-fault a fresh one.
 BLOCK_ELEMENTS = 1 << 20
-# Tiles of the distance kernel (elements): measured fastest at 1 MiB of float32 (2.5x the
-# time of a mean at (100, 1e5) instead of 4.7x with 4 MiB blocks).
-DIST_TILE = 1 << 18
+
+
+def _l2_bytes(default: int = 1 << 20) -> int:
+    """A core's L2 cache in bytes, as Linux reports it (``default`` where it does not)."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "2":
+                size = (index / "size").read_text().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM")) * scale
+        except (OSError, ValueError):
+            break
+    return default
+
+
+# Columns of a distance tile: float32 squares are summed by torch's cascade within a tile
+# and in float64 across tiles.
+DIST_COLS = 1 << 18
+# Elements of a distance tile: rows of up to DIST_COLS columns filling a core's L2 cache in
+# float32 (1 MiB where the size is unknown). Fixed sizes measured: on an earlier machine
+# 2**18 was fastest (a mean at (100, 1e5) took 2.5x less than with 4 MiB tiles); on a 2 MiB
+# L2, 2**19 took 7.9/15.7/1.0 ms where 2**18 took 10.8/19.1/1.2 ms at (100, 1e5), (17, 1e6),
+# (1000, 1e3). The rows of a tile change how torch splits a row's sum between threads, so
+# machines with other caches can differ in the last bits (~3e-8 relative at d = 1e6), as they
+# do through BLAS.
+DIST_TILE = min(1 << 20, max(1 << 16, _l2_bytes() // 4))
 #: instances of at most this many entries (m * d) take the torch forms, the whole batch in a
 #: handful of ops: the numpy kernels' loop over batch rows and tiles costs more than their
 #: arithmetic there (a tile's job, about 100 us, was half of a small asynchronous simulation's
@@ -167,13 +191,13 @@ def _dist_scaled(x, z):
 
 
 def _dist_tiles(x, z):
-    """CPU distances from (B, m, d) rows and (B, d) points, a tile of at most 2**18 elements
-    (1 MiB of float32, in a core's L2 cache) at a time through one reused buffer; squares
-    summed by torch's cascade in x's dtype within a tile, in float64 across tiles, then
-    checked. Small problems put several runs in one tile (a search over many small inputs
-    would otherwise pay a Python loop step per run)."""
+    """CPU distances from (B, m, d) rows and (B, d) points, a tile of at most DIST_TILE
+    elements (a core's L2 cache of float32) and DIST_COLS columns at a time through one reused
+    buffer; squares summed by torch's cascade in x's dtype within a tile, in float64 across
+    tiles, then checked. Small problems put several runs in one tile (a search over many small
+    inputs would otherwise pay a Python loop step per run)."""
     B, m, d = x.shape
-    cols = min(d, DIST_TILE)
+    cols = min(d, DIST_COLS)
     rows = max(1, min(m, DIST_TILE // cols))
     runs = max(1, DIST_TILE // (rows * cols)) if rows == m else 1
     sq = torch.zeros(B, m, dtype=torch.float64)
