@@ -311,12 +311,13 @@ def nearest_sum(keys: torch.Tensor, mass: float) -> torch.Tensor:
     k = _units_k(keys.shape[-1], mass)
     if _kernels.host(keys) and keys.dtype in (torch.float32, torch.float64):
         part = np.partition(keys.numpy(), k - 1, axis=-1)
-        low, t = torch.from_numpy(part[..., :k - 1]), torch.from_numpy(part[..., k - 1])
+        # numpy sums the strided selection in float64 without torch's float64 copy of it
+        inside = torch.from_numpy(part[..., :k - 1].sum(-1, dtype=np.float64))  # (..., n)
+        t = torch.from_numpy(part[..., k - 1])
     else:
         low = torch.topk(keys, k, dim=-1, largest=False, sorted=True).values
-        low, t = low[..., :k - 1], low[..., k - 1]
+        inside, t = low[..., :k - 1].sum(-1, dtype=torch.float64), low[..., k - 1]
     rest = mass - (k - 1)
-    inside = low.sum(-1, dtype=torch.float64)  # (..., n)
     if rest <= 64 * _EPS * mass:  # rounding residue, as drop_slivers
         return inside
     return inside + rest * t.to(torch.float64)
