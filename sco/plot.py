@@ -92,7 +92,11 @@ def draw(fig, ax=None, title: str | None = None):
         if s.bound is not None:
             ax.plot(s.x, np.broadcast_to(s.bound, np.shape(s.x)), "--", color=color, lw=1.2,
                     label=s.bound_label or "bound")
-    _finish(ax, fig.xlabel, fig.ylabel, title, fig.logx, fig.logy)
+    categories = tuple(fig.categories)
+    _finish(ax, fig.xlabel, fig.ylabel, title, fig.logx, fig.logy, legend=not categories)
+    if categories:  # the names on the axis: two dozen legend entries would hide the points
+        ax.set_xticks(np.arange(1, len(categories) + 1))
+        ax.set_xticklabels(categories, rotation=60, ha="right", fontsize=7)
     if fig.logx:
         xs = np.unique(np.concatenate([np.ravel(s.x) for s in fig.series]))
         if 1 < len(xs) <= 10:

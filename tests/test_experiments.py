@@ -89,3 +89,16 @@ def test_shared_plots_draw_labelled_axes():
     with pytest.raises(ValueError, match="The 'metric' parameter of curves must be a metric"):
         plot.curves({"sync": sync}, "accuracy", axes[4])
     matplotlib.pyplot.close("all")
+
+
+def test_a_categorical_figure_names_its_points_on_the_axis_without_a_legend():
+    from sco.verify.core import Figure, Series
+    names = [f"rule{i}" for i in range(24)]
+    fig = Figure("rule", "worst ratio", [Series(n, np.array([i + 1.0]), np.array([[1.0 + i]])) for i, n in
+                                         enumerate(names)], logx=False, categories=tuple(names))
+    ax = plot.draw(fig)
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert ax.get_legend() is None  # 24 entries covered the points
+    plain = plot.draw(Figure("rule", "worst ratio", fig.series[:2], logx=False))
+    assert len(plain.get_legend().get_texts()) == 2
+    matplotlib.pyplot.close("all")

@@ -119,7 +119,8 @@ def _per_rule(ctx):
     labels = list(found)
     fig = Figure("rule", "worst ratio found (log scale)",
                  [Series(label, np.array([i + 1.0]), np.array([[found[label]]])) for i, label in enumerate(labels)],
-                 logx=False, caption="One point per rule: the largest ratio the search found at lam = 0.2.")
+                 logx=False, categories=tuple(labels),
+                 caption="One point per rule: the largest ratio the search found at lam = 0.2.")
     return checks, fig
 
 

@@ -90,6 +90,8 @@ class Figure:
     logy: bool = True
     #: one sentence under the plot: what the band and the dashed lines are
     caption: str = ""
+    #: names of the points x = 1, 2, ... written on the x axis (a categorical axis, no legend)
+    categories: tuple = ()
 
 
 @dataclass
