@@ -259,3 +259,14 @@ def test_gram_blocks_give_each_run_its_own_bits_alone_and_batched(block, monkeyp
             assert torch.equal(D[i, j], _kernels.pairwise_sqdist(x[i, j])[0])
     exact = torch.cdist(x.double(), x.double()) ** 2
     torch.testing.assert_close(D.double() * scale.double()[..., None, None] ** 2, exact, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("m, d", [(1, 100_000), (1, 300_000), (2, 100_000), (5, 1_000)])
+def test_distances_of_each_run_are_its_own_bits_alone_and_batched(m, d):
+    # tiles hold several runs of a small instance; a one-row run once summed differently in them
+    g = np.random.default_rng(m)
+    x = torch.from_numpy(g.normal(size=(6, m, d)).astype(np.float32) + 1)
+    z = torch.from_numpy(g.normal(size=(6, d)).astype(np.float32))
+    batched = _kernels.dist_to(x, z)
+    for r in range(6):
+        assert torch.equal(batched[r], _kernels.dist_to(x[r], z[r]))

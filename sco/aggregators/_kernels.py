@@ -199,7 +199,10 @@ def _dist_tiles(x, z):
     B, m, d = x.shape
     cols = min(d, DIST_COLS)
     rows = max(1, min(m, DIST_TILE // cols))
-    runs = max(1, DIST_TILE // (rows * cols)) if rows == m else 1
+    # several runs to a tile, but never one-row runs: torch splits a tile's sum between threads
+    # when it has one output row and not when it has several, so a run of one row would sum
+    # differently alone and batched
+    runs = max(1, DIST_TILE // (rows * cols)) if rows == m > 1 else 1
     sq = torch.zeros(B, m, dtype=torch.float64)
     buf = torch.empty(min(runs, B), rows, cols, dtype=x.dtype)
     for b0 in range(0, B, runs):  # each op still spans many rows
